@@ -1,0 +1,135 @@
+// A spawned child process: argv without a shell, stdio as Asio pipes, exit awaited on a pidfd,
+// stop verbs for its whole process group, and a destructor that never leaves a zombie.
+#pragma once
+
+#include <sidecar/detail/child_state.hpp>
+#include <sidecar/error.hpp>
+#include <sidecar/exit_status.hpp>
+
+#include <asio/async_result.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/compose.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sidecar {
+
+// Where one of the child's standard streams goes.
+class stdio {
+public:
+  enum class kind { pipe, inherit, null, fd };
+
+  static stdio pipe() noexcept { return {kind::pipe, -1}; }
+  static stdio inherit() noexcept { return {kind::inherit, -1}; }
+  static stdio null() noexcept { return {kind::null, -1}; }
+  // A descriptor of the program's; the child gets a duplicate, the program keeps its own.
+  static stdio from_fd(int fd) noexcept { return {kind::fd, fd}; }
+
+  kind how() const noexcept { return how_; }
+  int fd() const noexcept { return fd_; }
+
+private:
+  stdio(kind how, int fd) noexcept : how_(how), fd_(fd) {}
+  kind how_;
+  int fd_;
+};
+
+// How the exit of a child is watched. `automatic` takes a pidfd and falls back to SIGCHLD.
+enum class exit_watch { automatic, pidfd, sigchld };
+
+struct spawn_options {
+  // A path, or a bare name looked up like find_program() does (SIDECAR_FFMPEG, then PATH).
+  std::filesystem::path program;
+  std::vector<std::string> args;             // argv[1...]; never seen by a shell
+  std::optional<std::string> argv0;          // argv[0]; the program's file name by default
+  std::optional<std::vector<std::string>> env; // "NAME=value" each; nullopt: ours, as it is
+  std::optional<std::filesystem::path> cwd;
+  stdio in = stdio::pipe();
+  stdio out = stdio::pipe();
+  stdio err = stdio::pipe();
+  // Descriptors above 2 that the child writes and the program reads, e.g. 3 for
+  // `-progress pipe:3`; each is a pipe reached through child::output_pipe(fd).
+  std::vector<int> output_pipes;
+  // Descriptors of the program's to pass on: {number in the child, ours}.
+  std::vector<std::pair<int, int>> pass_fds;
+  // F_SETPIPE_SZ on the stdout pipe (raw frames are large); 0 keeps the kernel's default.
+  std::size_t stdout_pipe_size = std::size_t{1} << 20;
+  exit_request exit_how = exit_request::quit_key;
+  stop_ladder ladder;
+  exit_watch watch = exit_watch::automatic;
+};
+
+class child {
+public:
+  using executor_type = asio::any_io_executor;
+
+  // Spawns the program. Fails at once, with the reason, when it cannot be run (not found,
+  // not executable, bad working directory): the exec error comes back before this returns.
+  static expected<child> spawn(const executor_type& ex, spawn_options options);
+
+  child(child&&) noexcept = default;
+  child& operator=(child&& other) noexcept;
+  // A child still running is handed to the reaper of its execution context, which runs the
+  // stop ladder (request_exit, SIGTERM, SIGKILL) and reaps it.
+  ~child();
+
+  executor_type get_executor() const noexcept { return state_->ex; }
+  pid_t id() const noexcept { return state_ ? state_->pid : -1; }
+  // Reaped already? Only async_wait (or the reaper) reaps; this does not poll.
+  bool running() const noexcept { return state_ && !state_->status; }
+  const std::optional<exit_status>& status() const noexcept { return state_->status; }
+
+  // The program's ends of the child's stdio; closed when that stream was not a pipe.
+  asio::writable_pipe& stdin_pipe() noexcept { return state_->in; }
+  asio::readable_pipe& stdout_pipe() noexcept { return state_->out; }
+  asio::readable_pipe& stderr_pipe() noexcept { return state_->err; }
+  // The read end of one of spawn_options::output_pipes. Asking for another fd is a bug.
+  asio::readable_pipe& output_pipe(int child_fd);
+
+  // Asks the child to finish: `q` on stdin for ffmpeg (see exit_request).
+  std::error_code request_exit() { return state_->request_exit(); }
+  // SIGINT, SIGTERM, SIGKILL to the child's whole process group.
+  std::error_code interrupt() { return state_->signal_group(SIGINT); }
+  std::error_code terminate() { return state_->signal_group(SIGTERM); }
+  std::error_code kill() { return state_->signal_group(SIGKILL); }
+  std::error_code signal(int sig) { return state_->signal_group(sig); }
+
+  const stop_ladder& ladder() const noexcept { return state_->ladder; }
+  void set_ladder(stop_ladder l) noexcept { state_->ladder = l; }
+
+  // Waits for the child to exit and reaps it. Signature: void(std::error_code, exit_status).
+  // Cancelling the wait leaves the child running.
+  template <class CompletionToken = asio::use_awaitable_t<>>
+  auto async_wait(CompletionToken&& token = {}) {
+    return asio::async_compose<CompletionToken, void(std::error_code, exit_status)>(
+        detail::wait_exit_op{state_}, token, state_->ex);
+  }
+
+  // Runs the stop ladder now and reaps: void(std::error_code, exit_status).
+  template <class CompletionToken = asio::use_awaitable_t<>>
+  auto async_stop(CompletionToken&& token = {}) {
+    return asio::async_initiate<CompletionToken, void(std::error_code, exit_status)>(
+        [](auto handler, std::shared_ptr<detail::child_state> s) {
+          auto ex = s->ex;
+          asio::co_spawn(ex, detail::run_ladder(std::move(s)),
+                         [h = std::move(handler)](std::exception_ptr e,
+                                                  detail::ladder_result r) mutable {
+                           if (e) std::rethrow_exception(e); // only bugs throw in the ladder
+                           std::move(h)(r.first, r.second);
+                         });
+        },
+        token, state_);
+  }
+
+private:
+  explicit child(std::shared_ptr<detail::child_state> s) noexcept : state_(std::move(s)) {}
+
+  std::shared_ptr<detail::child_state> state_;
+};
+
+} // namespace sidecar

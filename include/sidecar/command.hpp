@@ -1,0 +1,160 @@
+// Building an ffmpeg / ffplay / ffprobe argument list, and showing it safely to humans.
+#pragma once
+
+#include <sidecar/binary.hpp>
+#include <sidecar/error.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <filesystem>
+#include <initializer_list>
+#include <iosfwd>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sidecar {
+
+// What to hand to posix_spawn: argv[0] is the program path, the rest is command::argv().
+struct resolved_command {
+  std::filesystem::path program;
+  std::vector<std::string> argv;
+};
+
+// Arguments are kept in the order given, so an option lands before the -i or the output it is
+// meant for exactly as on a shell line. Aliases are named after ffmpeg's own flags (as in the
+// Rust crate ffmpeg-sidecar) so the builder is discoverable by autocompletion. This class
+// knows nothing of processes: spawning lives in the process and events layers.
+//
+// Not carried over from ffmpeg-sidecar: spawn / pipe_stdout's stdio setup (process layer),
+// create_named_pipe (io layer owns FIFOs), create_no_window (Windows only; sidecar is POSIX).
+class command {
+public:
+  command() = default;
+  explicit command(tool t) : which_(t) {}
+  static command ffmpeg() { return command(tool::ffmpeg); }
+  static command ffplay() { return command(tool::ffplay); }
+  static command ffprobe() { return command(tool::ffprobe); }
+
+  // --- generic options --------------------------------------------------------------------
+  command& hide_banner();                    // -hide_banner
+  command& loglevel(std::string_view level); // -loglevel LEVEL
+  command& nostdin();                        // -nostdin
+
+  // --- main options -----------------------------------------------------------------------
+  command& format(std::string_view name);          // -f NAME
+  command& input(std::string_view path_or_url);    // -i PATH ("-" or "pipe:0" for stdin)
+  command& output(std::string_view path_or_url);   // PATH, positional ("-" for stdout)
+  command& overwrite();                            // -y
+  command& no_overwrite();                         // -n
+  command& codec_video(std::string_view codec);    // -c:v CODEC
+  command& codec_audio(std::string_view codec);    // -c:a CODEC
+  command& codec_subtitle(std::string_view codec); // -c:s CODEC
+  command& limit_file_size(std::uint64_t bytes);   // -fs BYTES
+  command& filter(std::string_view filtergraph);   // -filter GRAPH
+  command& progress_url(std::string_view url);     // -progress URL (key=value progress)
+
+  // Times take ffmpeg's duration syntax ("12.5", "00:01:02.5", "-3") or a std::chrono
+  // duration, written as seconds to microsecond precision ("12.5").
+  command& duration(std::string_view d);          // -t
+  command& to(std::string_view position);         // -to
+  command& seek(std::string_view position);       // -ss
+  command& seek_eof(std::string_view position);   // -sseof (negative: before the end)
+  command& stats_period(std::string_view period); // -stats_period
+  template <class Rep, class Period> command& duration(std::chrono::duration<Rep, Period> d) {
+    return duration(seconds_text(d));
+  }
+  template <class Rep, class Period> command& to(std::chrono::duration<Rep, Period> d) {
+    return to(seconds_text(d));
+  }
+  template <class Rep, class Period> command& seek(std::chrono::duration<Rep, Period> d) {
+    return seek(seconds_text(d));
+  }
+  template <class Rep, class Period> command& seek_eof(std::chrono::duration<Rep, Period> d) {
+    return seek_eof(seconds_text(d));
+  }
+  template <class Rep, class Period> command& stats_period(std::chrono::duration<Rep, Period> d) {
+    return stats_period(seconds_text(d));
+  }
+
+  // --- video options ----------------------------------------------------------------------
+  command& crf(unsigned value);                   // -crf:v N (as ffmpeg-sidecar emits it)
+  command& frames(std::uint64_t count);           // -frames:v N
+  command& preset(std::string_view name);         // -preset:v NAME (as ffmpeg-sidecar)
+  command& rate(double fps);                      // -r FPS ("30", "29.97")
+  command& rate(std::string_view fps);            // -r FPS, e.g. "30000/1001"
+  command& size(unsigned width, unsigned height); // -s WxH
+  command& no_video();                            // -vn
+  command& pix_fmt(std::string_view format);      // -pix_fmt FORMAT
+  command& hwaccel(std::string_view method);      // -hwaccel METHOD
+
+  // --- audio options ----------------------------------------------------------------------
+  command& no_audio(); // -an
+
+  // --- advanced options -------------------------------------------------------------------
+  command& map(std::string_view spec);                       // -map SPEC
+  command& readrate(double speed);                           // -readrate SPEED
+  command& realtime();                                       // -re
+  command& fps_mode(std::string_view mode);                  // -fps_mode MODE
+  command& bitstream_filter_video(std::string_view filters); // -bsf:v FILTERS
+  command& filter_complex(std::string_view filtergraph);     // -filter_complex GRAPH
+
+  // --- presets ----------------------------------------------------------------------------
+  command& testsrc();     // -f lavfi -i testsrc=duration=10 (ffmpeg-sidecar's exact preset)
+  command& rawvideo();    // -f rawvideo -pix_fmt rgb24 -  (raw frames on stdout)
+  command& pipe_stdout(); // -
+
+  // --- raw arguments ----------------------------------------------------------------------
+  command& arg(std::string_view a);
+  command& args(std::initializer_list<std::string_view> list);
+  template <std::ranges::input_range R>
+  requires std::convertible_to<std::ranges::range_reference_t<R>, std::string_view> command&
+  args(R&& range) {
+    for (auto&& a : range)
+      arg(std::string_view(a));
+    return *this;
+  }
+
+  // Writes to_string() and a newline; chains like ffmpeg-sidecar's print_command.
+  command& print_command(std::ostream& out);
+  command& print_command(); // to std::cout
+
+  // --- what comes out ---------------------------------------------------------------------
+  tool which() const noexcept { return which_; }
+  // The arguments exactly as given.
+  const std::vector<std::string>& args() const noexcept { return args_; }
+  // The arguments that will be passed (without the program name), with the guards applied:
+  // "-loglevel level+info" in front unless -loglevel or -v was given, because the log parser
+  // needs the [level] prefixes; and for ffmpeg "-n" in front unless -y, -n or -nostdin was
+  // given, because the overwrite prompt would otherwise wait on stdin forever.
+  std::vector<std::string> argv() const;
+  // Finds the binary (SIDECAR_* variable, then PATH); a lookup error is passed on unchanged.
+  expected<resolved_command> resolve() const;
+  // A line to paste into a POSIX shell: the program name then argv(), quoted where needed,
+  // with secrets (stream keys, passwords, tokens) masked. For humans only, never executed.
+  std::string to_string() const;
+
+  bool operator==(const command&) const = default;
+
+private:
+  static std::string seconds_text(std::chrono::microseconds us);
+  template <class Rep, class Period>
+  static std::string seconds_text(std::chrono::duration<Rep, Period> d) {
+    return seconds_text(std::chrono::round<std::chrono::microseconds>(d));
+  }
+
+  tool which_ = tool::ffmpeg;
+  std::vector<std::string> args_;
+};
+
+std::ostream& operator<<(std::ostream& out, const command& c);
+
+// Masks secrets in every URL found in `text` (an argument, a log line, an error message):
+// userinfo passwords (rtmp://user:***@host), RTMP stream keys (rtmp://host/app/***), SRT
+// passphrase= and streamid= values, and query values whose name looks like a credential
+// (key, token, password, passphrase, secret, auth, sig). Everything else is left as is.
+std::string mask_secrets(std::string_view text);
+
+} // namespace sidecar

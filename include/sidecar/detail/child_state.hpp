@@ -1,0 +1,106 @@
+// The shared state of one spawned child: what async waits and the reaper hold on to.
+#pragma once
+
+#include <sidecar/exit_status.hpp>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/post.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/readable_pipe.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/writable_pipe.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace sidecar {
+
+// How a child that is no longer wanted is brought down: first asked, then told, then killed.
+struct stop_ladder {
+  // After asking it to exit (request_exit: `q` on stdin, then stdin closed).
+  std::chrono::milliseconds quit_grace{3000};
+  // After SIGTERM to the process group, before SIGKILL.
+  std::chrono::milliseconds term_grace{2000};
+};
+
+// What request_exit() does. ffmpeg quits cleanly on `q`; most other programs on end of input.
+enum class exit_request {
+  quit_key,    // write `q` to stdin, then close it (ffmpeg, ffplay)
+  close_stdin, // close stdin only (ffmpeg reading its input from stdin, `cat`)
+  sigterm,     // SIGTERM to the process group (programs with no stdin of ours)
+};
+
+namespace detail {
+
+class child_state {
+public:
+  child_state(const asio::any_io_executor& ex)
+      : ex(ex), in(ex), out(ex), err(ex), pidfd(ex) {}
+  child_state(const child_state&) = delete;
+  child_state& operator=(const child_state&) = delete;
+  ~child_state();
+
+  asio::any_io_executor ex;
+  pid_t pid = -1;
+  asio::writable_pipe in;
+  asio::readable_pipe out;
+  asio::readable_pipe err;
+  std::vector<std::pair<int, asio::readable_pipe>> extra; // child fd -> our read end
+  asio::posix::stream_descriptor pidfd;                   // closed when pidfd_open is missing
+  std::optional<asio::signal_set> sigchld;                // the fallback, made on first wait
+  std::optional<exit_status> status;                      // set once reaped
+  stop_ladder ladder;
+  exit_request exit_how = exit_request::quit_key;
+
+  // Reaps without blocking. True once the child is reaped (now or before). When
+  // kill_group is set, whatever is left of the process group is killed first, while the
+  // zombie leader still holds the group id so it cannot have been reused.
+  bool try_reap(std::error_code& ec, bool kill_group = false);
+  // Sends sig to the whole process group unless the child is already reaped.
+  std::error_code signal_group(int sig);
+  std::error_code request_exit();
+  // Blocking: SIGKILL to the group and reap. For a context that is shutting down.
+  void kill_and_reap() noexcept;
+  // Starts the SIGCHLD fallback's signal_set.
+  void ensure_sigchld();
+};
+
+// Waits for the child's exit: pidfd readiness, else SIGCHLD, and reaps.
+struct wait_exit_op {
+  std::shared_ptr<child_state> s;
+  bool kill_group = false;
+  bool started = false;
+
+  template <class Self> void operator()(Self& self, std::error_code ec = {}, int = 0) {
+    if (!started) {
+      started = true;
+      // Never complete inside the initiating call: post the first check.
+      // Copy the executor first: moving self moves the state pointer it is read from.
+      auto ex = s->ex;
+      return asio::post(ex, [self = std::move(self)]() mutable { self(std::error_code{}, 0); });
+    }
+    if (ec) return self.complete(ec, exit_status{});
+    std::error_code reap_ec;
+    if (s->try_reap(reap_ec, kill_group)) return self.complete({}, *s->status);
+    if (reap_ec) return self.complete(reap_ec, exit_status{});
+    if (s->pidfd.is_open()) return s->pidfd.async_wait(asio::posix::descriptor_base::wait_read,
+                                                       std::move(self));
+    s->ensure_sigchld();
+    s->sigchld->async_wait(std::move(self));
+  }
+};
+
+using ladder_result = std::pair<std::error_code, exit_status>;
+// Request exit, wait quit_grace; SIGTERM, wait term_grace; SIGKILL; reap. Stdout and stderr
+// are drained meanwhile so a child blocked on a full pipe can still finish.
+asio::awaitable<ladder_result> run_ladder(std::shared_ptr<child_state> s);
+
+} // namespace detail
+} // namespace sidecar

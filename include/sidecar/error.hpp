@@ -1,0 +1,77 @@
+// The error every fallible sidecar operation returns, and the expected<T> alias around it.
+#pragma once
+
+#include <sidecar/exit_status.hpp>
+
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+namespace sidecar {
+
+// Conditions of sidecar's own; OS and Asio failures keep their own error_code.
+enum class errc {
+  binary_not_found = 1, // ffmpeg / ffplay / ffprobe is not installed or not where we were told
+  process_failed,       // the child exited non-zero or was killed
+  bad_argument,         // the program asked for something that cannot work
+  timed_out,            // an operation ran past its limit
+  cancelled,            // the awaiting coroutine was cancelled
+  protocol,             // a peer or child said something we cannot understand
+  already_exists,       // a path is taken by something we cannot use
+};
+
+} // namespace sidecar
+
+template <> struct std::is_error_code_enum<sidecar::errc> : std::true_type {};
+
+namespace sidecar {
+
+const std::error_category& sidecar_category() noexcept;
+std::error_code make_error_code(errc e) noexcept;
+
+class error {
+public:
+  error() = default;
+  explicit error(std::error_code code, std::string message = {});
+  error(errc code, std::string message);
+
+  // A child that failed: its exit status and the last error lines it printed.
+  static error process_failed(std::string what, exit_status status,
+                              std::vector<std::string> last_lines);
+
+  const std::error_code& code() const noexcept { return code_; }
+  // The whole story in one string: context, reason, exit status, ffmpeg's last error lines.
+  std::string message() const;
+  // Just the context line given when the error was made.
+  const std::string& context() const noexcept { return context_; }
+  const std::optional<exit_status>& status() const noexcept { return status_; }
+  const std::vector<std::string>& lines() const noexcept { return lines_; }
+
+  // Prefixes more context: "opening input: " + the rest.
+  error& prefix(std::string_view what);
+
+  bool operator==(errc e) const noexcept { return code_ == make_error_code(e); }
+
+private:
+  std::error_code code_;
+  std::string context_;
+  std::optional<exit_status> status_;
+  std::vector<std::string> lines_;
+};
+
+template <class T> using expected = tl::expected<T, error>;
+using tl::unexpected;
+
+inline tl::unexpected<error> fail(std::error_code ec, std::string message = {}) {
+  return tl::unexpected<error>(error(ec, std::move(message)));
+}
+inline tl::unexpected<error> fail(errc ec, std::string message) {
+  return tl::unexpected<error>(error(ec, std::move(message)));
+}
+// errno as an error, with what we were doing.
+tl::unexpected<error> fail_errno(std::string message, int err);
+
+} // namespace sidecar

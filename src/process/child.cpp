@@ -1,0 +1,489 @@
+// Spawning and supervising a child: posix_spawn with an argv array, pidfd or SIGCHLD for the
+// exit, the stop ladder, and the reaper service that outlives every child object.
+#include <sidecar/child.hpp>
+
+#include <sidecar/binary.hpp>
+#include <sidecar/detail/unique_fd.hpp>
+
+#include "sidecar_config.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/execution/context.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/query.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace sidecar {
+
+namespace detail {
+
+namespace {
+
+using asio::experimental::as_tuple;
+constexpr auto use_tuple = as_tuple(asio::use_awaitable);
+
+// Keeps every child this execution context spawned from outliving it: adopts the running
+// children whose objects were destroyed, runs their ladder, and at shutdown kills and reaps
+// what is left, synchronously.
+class reaper_service : public asio::execution_context::service {
+public:
+  static asio::execution_context::id id;
+
+  explicit reaper_service(asio::execution_context& ctx) : service(ctx) {}
+
+  void adopt(std::shared_ptr<child_state> s) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!shut_down_) {
+        adopted_.insert(s);
+        asio::co_spawn(
+            s->ex,
+            [this, s]() -> asio::awaitable<void> {
+              co_await run_ladder_impl(s, /*drain=*/true);
+              std::lock_guard lock(mutex_);
+              adopted_.erase(s);
+            },
+            asio::detached);
+        return;
+      }
+    }
+    s->kill_and_reap();
+  }
+
+  std::size_t adopted() {
+    std::lock_guard lock(mutex_);
+    return adopted_.size();
+  }
+
+  static asio::awaitable<ladder_result> run_ladder_impl(std::shared_ptr<child_state> s,
+                                                        bool drain);
+
+private:
+  void shutdown() override {
+    std::set<std::shared_ptr<child_state>> left;
+    {
+      std::lock_guard lock(mutex_);
+      shut_down_ = true;
+      left.swap(adopted_);
+    }
+    for (const auto& s : left) s->kill_and_reap();
+  }
+
+  std::mutex mutex_;
+  bool shut_down_ = false;
+  std::set<std::shared_ptr<child_state>> adopted_;
+};
+
+asio::execution_context::id reaper_service::id;
+
+reaper_service& reaper_for(const asio::any_io_executor& ex) {
+  return asio::use_service<reaper_service>(asio::query(ex, asio::execution::context));
+}
+
+template <class Token> auto async_wait_exit(std::shared_ptr<child_state> s, Token&& token) {
+  auto ex = s->ex;
+  return asio::async_compose<Token, void(std::error_code, exit_status)>(
+      wait_exit_op{std::move(s), /*kill_group=*/true}, token, ex);
+}
+
+// Reads and discards until end of stream, so a child blocked writing can go on to exit.
+asio::awaitable<void> drain(std::shared_ptr<child_state> keep, asio::readable_pipe& pipe) {
+  std::array<char, 16384> scratch;
+  for (;;) {
+    auto [ec, n] = co_await pipe.async_read_some(asio::buffer(scratch), use_tuple);
+    if (ec) break;
+  }
+  (void)keep;
+}
+
+// True when the child exited within `grace`.
+asio::awaitable<bool> exited_within(const std::shared_ptr<child_state>& s,
+                                    std::chrono::milliseconds grace, std::error_code& ec) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(s->ex, grace);
+  auto r = co_await (async_wait_exit(s, use_tuple) || timer.async_wait(use_tuple));
+  if (r.index() == 0) {
+    ec = std::get<0>(std::get<0>(r));
+    co_return true;
+  }
+  co_return false;
+}
+
+asio::awaitable<ladder_result> reaper_service::run_ladder_impl(std::shared_ptr<child_state> s,
+                                                               bool drain_outputs) {
+  // A cancelled caller must not stop the ladder halfway: that would leave the child behind.
+  co_await asio::this_coro::reset_cancellation_state();
+  std::error_code ec;
+  if (s->try_reap(ec, true)) co_return ladder_result{ec, s->status.value_or(exit_status{})};
+  if (drain_outputs) {
+    for (auto* p : {&s->out, &s->err})
+      if (p->is_open()) asio::co_spawn(s->ex, drain(s, *p), asio::detached);
+    for (auto& [fd, p] : s->extra)
+      if (p.is_open()) asio::co_spawn(s->ex, drain(s, p), asio::detached);
+  }
+  s->request_exit();
+  if (!co_await exited_within(s, s->ladder.quit_grace, ec)) {
+    s->signal_group(SIGTERM);
+    if (!co_await exited_within(s, s->ladder.term_grace, ec)) {
+      s->signal_group(SIGKILL);
+      auto [wait_ec, st] = co_await async_wait_exit(s, use_tuple);
+      ec = wait_ec;
+    }
+  }
+  co_return ladder_result{ec, s->status.value_or(exit_status{})};
+}
+
+bool pidfd_supported() {
+#if SIDECAR_HAS_PIDFD
+  static const bool ok = [] {
+    int fd = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+    if (fd < 0) return false;
+    ::close(fd);
+    return true;
+  }();
+  return ok;
+#else
+  return false;
+#endif
+}
+
+// Writes to a child that died must fail with EPIPE, not kill the program: ignore SIGPIPE
+// unless the program installed a handler of its own. Children get the default back.
+void ignore_sigpipe_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction old {};
+    if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL &&
+        !(old.sa_flags & SA_SIGINFO))
+      std::signal(SIGPIPE, SIG_IGN);
+  });
+}
+
+} // namespace
+
+asio::awaitable<ladder_result> run_ladder(std::shared_ptr<child_state> s) {
+  return reaper_service::run_ladder_impl(std::move(s), /*drain=*/false);
+}
+
+child_state::~child_state() {
+  // Last line of defence: whatever path got here, no zombie is left.
+  if (pid > 0 && !status) kill_and_reap();
+}
+
+bool child_state::try_reap(std::error_code& ec, bool kill_group) {
+  ec.clear();
+  if (status) return true;
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == -1) {
+    if (errno == EINTR) return false;
+    ec = std::error_code(errno, std::system_category());
+    return false;
+  }
+  if (info.si_pid == 0) return false; // still running
+  if (kill_group) ::kill(-pid, SIGKILL);
+  int raw = 0;
+  pid_t r;
+  do r = ::waitpid(pid, &raw, 0);
+  while (r == -1 && errno == EINTR);
+  if (r != pid) {
+    ec = std::error_code(errno, std::system_category());
+    return false;
+  }
+  status = exit_status::from_wait_status(raw);
+  std::error_code ignored;
+  pidfd.close(ignored);
+  if (sigchld) sigchld->cancel(ignored);
+  return true;
+}
+
+std::error_code child_state::signal_group(int sig) {
+  if (status || pid <= 0) return std::make_error_code(std::errc::no_such_process);
+  if (::kill(-pid, sig) == 0) return {};
+  // The child may have left its group; it is still ours until reaped.
+  if (errno == ESRCH && ::kill(pid, sig) == 0) return {};
+  return std::error_code(errno, std::system_category());
+}
+
+std::error_code child_state::request_exit() {
+  if (status) return std::make_error_code(std::errc::no_such_process);
+  std::error_code ignored;
+  switch (exit_how) {
+  case exit_request::quit_key:
+    if (in.is_open()) {
+      ::fcntl(in.native_handle(), F_SETFL, ::fcntl(in.native_handle(), F_GETFL) | O_NONBLOCK);
+      [[maybe_unused]] auto n = ::write(in.native_handle(), "q", 1); // EAGAIN, EPIPE: fine
+      in.close(ignored);
+      return {};
+    }
+    return signal_group(SIGINT); // ffmpeg finishes its outputs on SIGINT too
+  case exit_request::close_stdin:
+    if (in.is_open()) {
+      in.close(ignored);
+      return {};
+    }
+    return signal_group(SIGTERM);
+  case exit_request::sigterm: return signal_group(SIGTERM);
+  }
+  return {};
+}
+
+void child_state::kill_and_reap() noexcept {
+  if (status || pid <= 0) return;
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);
+  int raw = 0;
+  pid_t r;
+  do r = ::waitpid(pid, &raw, 0);
+  while (r == -1 && errno == EINTR);
+  status = r == pid ? exit_status::from_wait_status(raw) : exit_status::killed_by(SIGKILL);
+}
+
+void child_state::ensure_sigchld() {
+  if (!sigchld) sigchld.emplace(ex, SIGCHLD);
+}
+
+std::size_t adopted_children(asio::execution_context& ctx) {
+  return asio::use_service<reaper_service>(ctx).adopted();
+}
+
+} // namespace detail
+
+namespace {
+
+using detail::unique_fd;
+
+// A posix_spawn_file_actions_t / posix_spawnattr_t that destroy themselves.
+struct file_actions {
+  posix_spawn_file_actions_t fa;
+  file_actions() { ::posix_spawn_file_actions_init(&fa); }
+  ~file_actions() { ::posix_spawn_file_actions_destroy(&fa); }
+};
+struct spawn_attr {
+  posix_spawnattr_t attr;
+  spawn_attr() { ::posix_spawnattr_init(&attr); }
+  ~spawn_attr() { ::posix_spawnattr_destroy(&attr); }
+};
+
+struct pipe_pair {
+  unique_fd read, write;
+};
+
+expected<pipe_pair> make_pipe(const char* what) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) == -1) return fail_errno(std::string("creating the ") + what + " pipe", errno);
+  return pipe_pair{unique_fd(fds[0]), unique_fd(fds[1])};
+}
+
+} // namespace
+
+expected<child> child::spawn(const executor_type& ex, spawn_options o) {
+  detail::ignore_sigpipe_once();
+  // Made now so that it shuts down before the scheduler destroys coroutine frames that may
+  // still own children.
+  detail::reaper_for(ex);
+
+  if (o.program.empty()) return fail(errc::bad_argument, "spawn: no program given");
+  std::filesystem::path program = o.program;
+  if (program.native().find('/') == std::string::npos) {
+    auto found = find_program(program.native());
+    if (!found) return tl::unexpected(found.error());
+    program = *found;
+  }
+  std::error_code fs_ec;
+  program = std::filesystem::absolute(program, fs_ec);
+  if (o.cwd) {
+    if (!std::filesystem::is_directory(*o.cwd, fs_ec))
+      return fail(std::make_error_code(std::errc::no_such_file_or_directory),
+                  "spawn " + program.filename().string() + ": working directory " +
+                      o.cwd->string() + " is not a directory");
+  }
+
+  auto state = std::make_shared<detail::child_state>(ex);
+  state->ladder = o.ladder;
+  state->exit_how = o.exit_how;
+
+  // What each descriptor of the child becomes: {child fd, our fd for it}. Our fds are moved
+  // above every target first, so no dup2 can clobber a source still to be used.
+  std::vector<std::pair<int, int>> plan;
+  std::vector<unique_fd> child_ends; // closed in the program once the child has them
+  unique_fd our_in, our_out, our_err;
+  std::vector<std::pair<int, unique_fd>> our_extra;
+
+  auto std_stream = [&](int target, const stdio& how, unique_fd& ours,
+                        const char* name) -> expected<void> {
+    switch (how.how()) {
+    case stdio::kind::inherit: return {};
+    case stdio::kind::fd:
+      if (how.fd() < 0) return fail(errc::bad_argument, std::string("spawn: bad fd for ") + name);
+      plan.emplace_back(target, how.fd());
+      return {};
+    case stdio::kind::null: {
+      unique_fd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+      if (!null) return fail_errno("opening /dev/null", errno);
+      plan.emplace_back(target, null.get());
+      child_ends.push_back(std::move(null));
+      return {};
+    }
+    case stdio::kind::pipe: {
+      auto p = make_pipe(name);
+      if (!p) return tl::unexpected(p.error());
+      bool child_reads = target == 0;
+      plan.emplace_back(target, child_reads ? p->read.get() : p->write.get());
+      ours = std::move(child_reads ? p->write : p->read);
+      child_ends.push_back(std::move(child_reads ? p->read : p->write));
+      return {};
+    }
+    }
+    return {};
+  };
+  if (auto r = std_stream(0, o.in, our_in, "stdin"); !r) return tl::unexpected(r.error());
+  if (auto r = std_stream(1, o.out, our_out, "stdout"); !r) return tl::unexpected(r.error());
+  if (auto r = std_stream(2, o.err, our_err, "stderr"); !r) return tl::unexpected(r.error());
+  if (our_out && o.stdout_pipe_size > 0) {
+    // Best effort: an unprivileged program may be capped by /proc/sys/fs/pipe-max-size.
+    ::fcntl(our_out.get(), F_SETPIPE_SZ, static_cast<int>(o.stdout_pipe_size));
+  }
+  for (int fd : o.output_pipes) {
+    if (fd <= 2) return fail(errc::bad_argument, "spawn: output pipe fd must be above 2");
+    auto p = make_pipe("output");
+    if (!p) return tl::unexpected(p.error());
+    plan.emplace_back(fd, p->write.get());
+    our_extra.emplace_back(fd, std::move(p->read));
+    child_ends.push_back(std::move(p->write));
+  }
+  for (auto [target, ours] : o.pass_fds) {
+    if (target < 0 || ours < 0) return fail(errc::bad_argument, "spawn: bad pass_fds entry");
+    plan.emplace_back(target, ours);
+  }
+  int max_target = 2;
+  for (auto& [target, src] : plan) max_target = std::max(max_target, target);
+  for (std::size_t i = 0; i < plan.size(); ++i)
+    for (std::size_t j = i + 1; j < plan.size(); ++j)
+      if (plan[i].first == plan[j].first)
+        return fail(errc::bad_argument,
+                    "spawn: fd " + std::to_string(plan[i].first) + " given twice");
+
+  std::vector<unique_fd> lifted;
+  file_actions fa;
+  if (o.cwd) ::posix_spawn_file_actions_addchdir_np(&fa.fa, o.cwd->c_str());
+  for (auto& [target, src] : plan) {
+    unique_fd high(::fcntl(src, F_DUPFD_CLOEXEC, max_target + 1));
+    if (!high) return fail_errno("spawn: duplicating fd " + std::to_string(src), errno);
+    ::posix_spawn_file_actions_adddup2(&fa.fa, high.get(), target);
+    lifted.push_back(std::move(high));
+  }
+  // Descriptors between 3 and the highest target that the plan leaves unused stay closed.
+  for (int fd = 3; fd <= max_target; ++fd)
+    if (std::none_of(plan.begin(), plan.end(), [fd](auto& p) { return p.first == fd; }))
+      ::posix_spawn_file_actions_addclose(&fa.fa, fd);
+#if SIDECAR_HAS_SPAWN_CLOSEFROM
+  // Every other descriptor is closed, even one another thread opened without O_CLOEXEC.
+  ::posix_spawn_file_actions_addclosefrom_np(&fa.fa, max_target + 1);
+#endif
+
+  spawn_attr attr;
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  ::posix_spawnattr_setsigmask(&attr.attr, &none);
+  ::posix_spawnattr_setsigdefault(&attr.attr, &all);
+  ::posix_spawnattr_setpgroup(&attr.attr, 0);
+  ::posix_spawnattr_setflags(&attr.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                             POSIX_SPAWN_SETSIGDEF);
+
+  std::string argv0 = o.argv0.value_or(program.filename().string());
+  std::vector<char*> argv;
+  argv.push_back(argv0.data());
+  for (auto& a : o.args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  if (o.env) {
+    for (auto& e : *o.env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
+
+  bool use_pidfd = o.watch != exit_watch::sigchld && detail::pidfd_supported();
+  if (o.watch == exit_watch::pidfd && !use_pidfd)
+    return fail(std::make_error_code(std::errc::function_not_supported),
+                "spawn: pidfd_open is not available on this kernel");
+  // The SIGCHLD fallback listens before the child exists, so its exit cannot be missed.
+  if (!use_pidfd) state->ensure_sigchld();
+
+  pid_t pid = -1;
+  // glibc's posix_spawn runs the child on a vfork-style clone and hands the exec error back
+  // before returning: a missing or non-executable program fails here, synchronously.
+  int rc = ::posix_spawn(&pid, program.c_str(), &fa.fa, &attr.attr, argv.data(),
+                         o.env ? envp.data() : environ);
+  if (rc != 0) {
+    std::string why = "cannot run " + program.string();
+    if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)
+      return tl::unexpected(error(std::error_code(rc, std::system_category()), why));
+    return fail_errno(why, rc);
+  }
+  state->pid = pid;
+  child_ends.clear();
+  lifted.clear();
+
+  std::error_code ec;
+  if (our_in) state->in.assign(our_in.release(), ec);
+  if (our_out) state->out.assign(our_out.release(), ec);
+  if (our_err) state->err.assign(our_err.release(), ec);
+  for (auto& [fd, ours] : our_extra) {
+    state->extra.emplace_back(fd, asio::readable_pipe(ex));
+    state->extra.back().second.assign(ours.release(), ec);
+  }
+#if SIDECAR_HAS_PIDFD
+  if (use_pidfd) {
+    int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pfd >= 0) state->pidfd.assign(pfd, ec);
+    else state->ensure_sigchld(); // a signal may be missed: try_reap polls before each wait
+  }
+#endif
+  return child(std::move(state));
+}
+
+child& child::operator=(child&& other) noexcept {
+  if (this != &other) {
+    child old(std::move(*this));
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+child::~child() {
+  if (state_ && !state_->status && state_->pid > 0) {
+    try {
+      detail::reaper_for(state_->ex).adopt(std::move(state_));
+    } catch (...) {
+      state_->kill_and_reap(); // no reaper to be had: end it here
+    }
+  }
+}
+
+asio::readable_pipe& child::output_pipe(int child_fd) {
+  for (auto& [fd, pipe] : state_->extra)
+    if (fd == child_fd) return pipe;
+  throw std::out_of_range("child::output_pipe: fd " + std::to_string(child_fd) +
+                          " was not in spawn_options::output_pipes");
+}
+
+} // namespace sidecar

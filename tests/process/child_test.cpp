@@ -1,0 +1,444 @@
+// The process layer: spawn, exit codes, signals, stop verbs, the reaper, fds and zombies.
+#include <sidecar/child.hpp>
+
+#include "support.hpp"
+
+#include <asio/read.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/write.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/use_future.hpp>
+
+#include <cstdlib>
+#include <string>
+
+#include <fcntl.h>
+#include <signal.h>
+
+using namespace sidecar;
+using namespace sidecar::test;
+using asio::awaitable;
+using asio::use_awaitable;
+
+namespace {
+
+std::string helper() {
+  const char* h = std::getenv("SIDECAR_TEST_HELPER");
+  REQUIRE(h != nullptr);
+  return h;
+}
+
+spawn_options helper_opts(std::vector<std::string> args) {
+  spawn_options o;
+  o.program = helper();
+  o.args = std::move(args);
+  return o;
+}
+
+awaitable<std::string> read_all(asio::readable_pipe& p) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    auto [ec, n] = co_await p.async_read_some(asio::buffer(buf),
+                                              asio::experimental::as_tuple(use_awaitable));
+    out.append(buf, n);
+    if (ec) break;
+  }
+  co_return out;
+}
+
+awaitable<exit_status> run_to_exit(spawn_options o) {
+  auto ex = co_await asio::this_coro::executor;
+  auto c = child::spawn(ex, std::move(o));
+  REQUIRE(c);
+  co_return co_await c->async_wait();
+}
+
+awaitable<void> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(use_awaitable);
+}
+
+bool process_gone(pid_t pid) {
+  if (::kill(pid, 0) == -1) return true;
+  // A zombie re-parented to init still answers kill(0): read its state.
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return true;
+  char buf[512] = {};
+  auto n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  std::string s(buf, n);
+  auto close = s.rfind(')');
+  return close != std::string::npos && close + 2 < s.size() && s[close + 2] == 'Z';
+}
+
+} // namespace
+
+TEST_CASE("exit codes come back", "[process]") {
+  CHECK(run(run_to_exit(helper_opts(strings("exit", "0")))) == exit_status::exited(0));
+  auto st = run(run_to_exit(helper_opts(strings("exit", "3"))));
+  CHECK(st.code == 3);
+  CHECK_FALSE(st.success());
+  CHECK(st.to_string() == "exit code 3");
+}
+
+awaitable<exit_status> stop_sleeper(std::error_code (child::*verb)()) {
+  auto c = child::spawn(co_await asio::this_coro::executor, helper_opts(strings("sleep", "30")));
+  REQUIRE(c);
+  std::error_code ec = ((*c).*verb)();
+  CHECK_FALSE(ec);
+  co_return co_await c->async_wait();
+}
+
+TEST_CASE("death by signal, each stop verb", "[process]") {
+  auto st = run(stop_sleeper(&child::kill));
+  CHECK(st.signal == SIGKILL);
+  st = run(stop_sleeper(&child::terminate));
+  CHECK(st.signal == SIGTERM);
+  st = run(stop_sleeper(&child::interrupt));
+  CHECK(st.signal == SIGINT);
+  CHECK(st.was_signaled());
+  CHECK(exit_status::killed_by(SIGKILL).to_string() == "killed by SIGKILL");
+}
+
+awaitable<exit_status> quit_on_q(bool send_q) {
+  auto c = child::spawn(co_await asio::this_coro::executor, helper_opts(strings("quit-on-q")));
+  REQUIRE(c);
+  if (send_q) CHECK_FALSE(c->request_exit());
+  else c->stdin_pipe().close();
+  co_return co_await c->async_wait();
+}
+
+TEST_CASE("request_exit sends q and closes stdin", "[process]") {
+  // Without a q the helper sees end of input: 7. With request_exit, the q: 0.
+  CHECK(run(quit_on_q(false)).code == 7);
+  CHECK(run(quit_on_q(true)) == exit_status::exited(0));
+}
+
+TEST_CASE("stdin to stdout round trip through cat", "[process]") {
+  using namespace asio::experimental::awaitable_operators;
+  std::string data;
+  for (int i = 0; i < 300000; ++i) data += static_cast<char>('a' + i % 26);
+  auto [out, st] = run([&]() -> awaitable<std::pair<std::string, exit_status>> {
+    spawn_options o;
+    o.program = "cat";
+    o.exit_how = exit_request::close_stdin;
+    auto c = child::spawn(co_await asio::this_coro::executor, std::move(o));
+    REQUIRE(c);
+    auto writer = [&]() -> awaitable<void> {
+      co_await asio::async_write(c->stdin_pipe(), asio::buffer(data), use_awaitable);
+      c->stdin_pipe().close();
+    };
+    // Both at once: cat blocks when its stdout pipe is full.
+    auto got = co_await (writer() && read_all(c->stdout_pipe()));
+    co_return std::pair{got, co_await c->async_wait()};
+  }());
+  CHECK(out.size() == data.size());
+  CHECK(out == data);
+  CHECK(st.success());
+}
+
+TEST_CASE("a missing program fails at spawn, with the reason", "[process]") {
+  asio::io_context ctx;
+  spawn_options o;
+  o.program = "/nonexistent/dir/prog";
+  auto c = child::spawn(ctx.get_executor(), o);
+  REQUIRE_FALSE(c);
+  CHECK(c.error().code() == std::errc::no_such_file_or_directory);
+  CHECK(c.error().message().find("/nonexistent/dir/prog") != std::string::npos);
+
+  o.program = "sidecar-no-such-program";
+  c = child::spawn(ctx.get_executor(), o);
+  REQUIRE_FALSE(c);
+  CHECK(c.error() == errc::binary_not_found);
+  CHECK(c.error().message().find("PATH=") != std::string::npos);
+
+  // Not executable.
+  temp_dir dir;
+  auto file = dir / "not-exec";
+  std::FILE* f = std::fopen(file.c_str(), "w");
+  std::fputs("data", f);
+  std::fclose(f);
+  o.program = file;
+  c = child::spawn(ctx.get_executor(), o);
+  REQUIRE_FALSE(c);
+  CHECK(c.error().code() == std::errc::permission_denied);
+
+  o.program = helper();
+  o.cwd = dir / "missing";
+  c = child::spawn(ctx.get_executor(), o);
+  REQUIRE_FALSE(c);
+  CHECK(c.error().message().find("working directory") != std::string::npos);
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("a missing ffmpeg named by SIDECAR_FFMPEG", "[process]") {
+  const char* old = std::getenv("SIDECAR_FFMPEG");
+  std::string saved = old ? old : "";
+  ::setenv("SIDECAR_FFMPEG", "/nonexistent/ffmpeg", 1);
+  asio::io_context ctx;
+  spawn_options o;
+  o.program = "ffmpeg";
+  auto c = child::spawn(ctx.get_executor(), o);
+  if (old) ::setenv("SIDECAR_FFMPEG", saved.c_str(), 1);
+  else ::unsetenv("SIDECAR_FFMPEG");
+  REQUIRE_FALSE(c);
+  CHECK(c.error() == errc::binary_not_found);
+  CHECK(c.error().message().find("SIDECAR_FFMPEG=/nonexistent/ffmpeg") != std::string::npos);
+  CHECK(c.error().message().find("apt install ffmpeg") != std::string::npos);
+}
+
+TEST_CASE("environment, working directory and extra output pipes", "[process]") {
+  temp_dir dir;
+  auto [env_out, cwd_out, fd3_out, fds_out] =
+      run([&]() -> awaitable<std::tuple<std::string, std::string, std::string, std::string>> {
+        auto ex = co_await asio::this_coro::executor;
+        auto o = helper_opts(strings("env", "SIDECAR_X"));
+        o.env = strings("SIDECAR_X=hello world");
+        auto a = child::spawn(ex, o);
+        REQUIRE(a);
+        auto env_text = co_await read_all(a->stdout_pipe());
+        co_await a->async_wait();
+
+        o = helper_opts(strings("cwd"));
+        o.cwd = dir.path();
+        auto b = child::spawn(ex, o);
+        REQUIRE(b);
+        auto cwd_text = co_await read_all(b->stdout_pipe());
+        co_await b->async_wait();
+
+        o = helper_opts(strings("write-fd", "3", "progress=end"));
+        o.output_pipes = {3};
+        auto c = child::spawn(ex, o);
+        REQUIRE(c);
+        auto fd3_text = co_await read_all(c->output_pipe(3));
+        CHECK(co_await c->async_wait() == exit_status::exited(0));
+
+        // The child has stdin, stdout, stderr and nothing else of ours.
+        o = helper_opts(strings("fds"));
+        auto d = child::spawn(ex, o);
+        REQUIRE(d);
+        auto fds_text = co_await read_all(d->stdout_pipe());
+        co_await d->async_wait();
+        co_return std::tuple{env_text, cwd_text, fd3_text, fds_text};
+      }());
+  CHECK(env_out == "hello world\n");
+  CHECK(cwd_out == std::filesystem::canonical(dir.path()).string() + "\n");
+  CHECK(fd3_out == "progress=end");
+  CHECK(fds_out == "3\n");
+}
+
+TEST_CASE("stdio to /dev/null, inherited, or a given fd", "[process]") {
+  temp_dir dir;
+  auto path = dir / "out.txt";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  auto st = run([&]() -> awaitable<exit_status> {
+    auto o = helper_opts(strings("env", "HOME"));
+    o.in = stdio::null();
+    o.out = stdio::from_fd(fd);
+    o.err = stdio::inherit();
+    auto c = child::spawn(co_await asio::this_coro::executor, o);
+    REQUIRE(c);
+    CHECK_FALSE(c->stdin_pipe().is_open());
+    CHECK_FALSE(c->stdout_pipe().is_open());
+    co_return co_await c->async_wait();
+  }());
+  ::close(fd);
+  CHECK(st.success());
+  CHECK(std::filesystem::file_size(path) > 1);
+}
+
+TEST_CASE("stdout pipe is raised to 1 MiB", "[process]") {
+  asio::io_context ctx;
+  auto c = child::spawn(ctx.get_executor(), helper_opts(strings("exit", "0")));
+  REQUIRE(c);
+  int size = ::fcntl(c->stdout_pipe().native_handle(), F_GETPIPE_SZ);
+  int max = 0;
+  if (std::FILE* f = std::fopen("/proc/sys/fs/pipe-max-size", "r")) {
+    if (std::fscanf(f, "%d", &max) != 1) max = 0;
+    std::fclose(f);
+  }
+  CHECK(size == std::min(1 << 20, max > 0 ? max : 1 << 20));
+}
+
+TEST_CASE("the SIGCHLD fallback waits as the pidfd does", "[process]") {
+  auto o = helper_opts(strings("exit", "5"));
+  o.watch = exit_watch::sigchld;
+  CHECK(run(run_to_exit(o)).code == 5);
+  // Several at once, all reaped.
+  run([]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    std::vector<child> kids;
+    for (int i = 0; i < 8; ++i) {
+      auto o = helper_opts(strings("sleep", i % 2 ? "0.05" : "0.01"));
+      o.watch = exit_watch::sigchld;
+      auto c = child::spawn(ex, o);
+      REQUIRE(c);
+      kids.push_back(std::move(*c));
+    }
+    for (auto& k : kids) CHECK((co_await k.async_wait()).success());
+  }());
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("completion tokens: callback and use_future work too", "[process]") {
+  asio::io_context ctx;
+  auto c = child::spawn(ctx.get_executor(), helper_opts(strings("exit", "4")));
+  REQUIRE(c);
+  exit_status got;
+  bool called = false;
+  c->async_wait([&](std::error_code ec, exit_status st) {
+    CHECK_FALSE(ec);
+    got = st;
+    called = true;
+  });
+  CHECK_FALSE(called); // never completes inside the initiating call
+  ctx.run_for(10s);
+  CHECK(called);
+  CHECK(got.code == 4);
+
+  auto d = child::spawn(ctx.get_executor(), helper_opts(strings("exit", "6")));
+  REQUIRE(d);
+  auto fut = d->async_wait(asio::use_future);
+  ctx.restart();
+  ctx.run_for(10s);
+  REQUIRE(fut.wait_for(0s) == std::future_status::ready);
+  CHECK(fut.get().code == 6);
+}
+
+TEST_CASE("the destructor's ladder ends a child that ignores SIGTERM", "[process]") {
+  auto before = open_fds();
+  run([]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    pid_t pid;
+    {
+      auto o = helper_opts(strings("ignore-term", "30"));
+      o.ladder = {std::chrono::milliseconds(100), std::chrono::milliseconds(100)};
+      auto c = child::spawn(ex, o);
+      REQUIRE(c);
+      pid = c->id();
+      // Let it install its handlers before the ladder starts.
+      char buf[6];
+      co_await asio::async_read(c->stdout_pipe(), asio::buffer(buf), use_awaitable);
+    } // destroyed while running: the reaper takes over
+    for (int i = 0; i < 100 && has_children(); ++i) co_await sleep_for(20ms);
+    CHECK_FALSE(has_children());
+    CHECK(process_gone(pid));
+  }());
+  CHECK(open_fds() == before);
+}
+
+TEST_CASE("the ladder drains a child that blocks on a full stderr", "[process]") {
+  run([]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    {
+      // 1 MiB of stderr nobody reads: the child blocks until the reaper drains it, then
+      // sees `q` and exits 0 on its own, well inside the generous grace period.
+      auto o = helper_opts(strings("spam-stderr", "256"));
+      o.ladder = {std::chrono::milliseconds(5000), std::chrono::milliseconds(100)};
+      auto c = child::spawn(ex, o);
+      REQUIRE(c);
+    }
+    for (int i = 0; i < 200 && has_children(); ++i) co_await sleep_for(10ms);
+    CHECK_FALSE(has_children());
+  }());
+}
+
+TEST_CASE("async_stop runs the ladder and reports how the child ended", "[process]") {
+  auto st = run([]() -> awaitable<exit_status> {
+    auto o = helper_opts(strings("ignore-term", "30"));
+    o.ladder = {std::chrono::milliseconds(50), std::chrono::milliseconds(50)};
+    auto c = child::spawn(co_await asio::this_coro::executor, o);
+    REQUIRE(c);
+    char buf[6];
+    co_await asio::async_read(c->stdout_pipe(), asio::buffer(buf), use_awaitable);
+    co_return co_await c->async_stop();
+  }());
+  CHECK(st.signal == SIGKILL);
+  st = run([]() -> awaitable<exit_status> {
+    auto c = child::spawn(co_await asio::this_coro::executor, helper_opts(strings("quit-on-q")));
+    REQUIRE(c);
+    co_return co_await c->async_stop();
+  }());
+  CHECK(st == exit_status::exited(0));
+}
+
+TEST_CASE("the whole process group goes", "[process]") {
+  pid_t grandchild = run([]() -> awaitable<pid_t> {
+    auto c = child::spawn(co_await asio::this_coro::executor, helper_opts(strings("grandchild")));
+    REQUIRE(c);
+    char buf[32] = {};
+    std::size_t n = 0;
+    while (n == 0 || buf[n - 1] != '\n')
+      n += co_await c->stdout_pipe().async_read_some(asio::buffer(buf + n, sizeof buf - 1 - n),
+                                                     use_awaitable);
+    CHECK_FALSE(c->kill());
+    co_await c->async_wait();
+    co_return static_cast<pid_t>(std::atoi(buf));
+  }());
+  REQUIRE(grandchild > 0);
+  for (int i = 0; i < 100 && !process_gone(grandchild); ++i) ::usleep(10000);
+  CHECK(process_gone(grandchild));
+}
+
+TEST_CASE("destroying the context kills and reaps what is left, synchronously", "[process]") {
+  auto before = open_fds();
+  pid_t pid = -1;
+  {
+    asio::io_context ctx;
+    auto o = helper_opts(strings("ignore-term", "30"));
+    auto c = child::spawn(ctx.get_executor(), o);
+    REQUIRE(c);
+    pid = c->id();
+    // A coroutine that owns a child and never finishes: its frame dies with the context.
+    asio::co_spawn(
+        ctx,
+        [&]() -> awaitable<void> {
+          auto d = child::spawn(co_await asio::this_coro::executor, helper_opts(strings("sleep", "30")));
+          REQUIRE(d);
+          co_await d->async_wait();
+        },
+        asio::detached);
+    ctx.run_for(50ms);
+    { auto dropped = std::move(*c); } // handed to the reaper, whose ladder has just begun
+  }
+  CHECK_FALSE(has_children());
+  CHECK(process_gone(pid));
+  CHECK(open_fds() == before);
+}
+
+TEST_CASE("no zombie and no leaked fd after many runs", "[process]") {
+  auto before = open_fds();
+  run([]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    for (int round = 0; round < 5; ++round) {
+      std::vector<child> kids;
+      for (int i = 0; i < 10; ++i) {
+        auto o = helper_opts(strings("exit", "0"));
+        o.output_pipes = {3};
+        auto c = child::spawn(ex, o);
+        REQUIRE(c);
+        kids.push_back(std::move(*c));
+      }
+      for (auto& k : kids) co_await k.async_wait();
+    }
+  }());
+  CHECK(open_fds() == before);
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("verbs on a reaped child say so", "[process]") {
+  run([]() -> awaitable<void> {
+    auto c = child::spawn(co_await asio::this_coro::executor, helper_opts(strings("exit", "0")));
+    REQUIRE(c);
+    co_await c->async_wait();
+    CHECK_FALSE(c->running());
+    CHECK(c->kill() == std::errc::no_such_process);
+    CHECK(c->request_exit() == std::errc::no_such_process);
+    // Waiting again gives the same status.
+    CHECK((co_await c->async_wait()).success());
+  }());
+}
