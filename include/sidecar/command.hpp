@@ -136,6 +136,10 @@ public:
   // with secrets (stream keys, passwords, tokens) masked. For humans only, never executed.
   std::string to_string() const;
 
+  // Spawns it: expected<ffmpeg_child>. Defined in <sidecar/ffmpeg_child.hpp> (which
+  // <sidecar/sidecar.hpp> includes), so that this header stays free of processes.
+  template <class Executor> auto spawn(const Executor& ex) const;
+
   bool operator==(const command&) const = default;
 
 private:
