@@ -1,77 +1,117 @@
-// A running ffmpeg, ffplay or ffprobe: its child process, its stderr always drained into a
-// tail of recent lines, and a wait() that turns a failure into an error carrying them.
+// A running ffmpeg, ffplay or ffprobe: its child process and the ordered, pull-based stream of
+// what it says (parsed stderr) and produces (frames or chunks on stdout), then its exit.
 #pragma once
 
+#include <sidecar/binary.hpp>
 #include <sidecar/child.hpp>
 #include <sidecar/command.hpp>
 #include <sidecar/error.hpp>
+#include <sidecar/events.hpp>
 
 #include <asio/awaitable.hpp>
+#include <asio/write.hpp>
 
 #include <cstddef>
 #include <deque>
+#include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace sidecar {
 
+namespace detail {
+class stream_state;
+}
+
 class ffmpeg_child {
 public:
   using executor_type = asio::any_io_executor;
 
-  // Spawns cmd. `base` may set stdio, environment, working directory, extra output pipes and
-  // the stop ladder; program and arguments come from cmd. stderr is always a pipe of ours.
+  // Spawns cmd. `base` may set stdin/stdout, environment, working directory, extra output
+  // pipes and the stop ladder; program and arguments come from cmd. stderr is always ours.
+  // `-progress pipe:N` (N >= 3) among the arguments gets a pipe of its own, read as the
+  // source of progress events (stderr's stats lines are then left out of the stream).
   static expected<ffmpeg_child> spawn(const executor_type& ex, const command& cmd,
                                       spawn_options base = {});
 
-  ffmpeg_child(ffmpeg_child&&) noexcept = default;
-  ffmpeg_child& operator=(ffmpeg_child&&) noexcept = default;
-  ~ffmpeg_child() = default; // the child's own destructor runs the stop ladder
+  ffmpeg_child(ffmpeg_child&&) noexcept;
+  ffmpeg_child& operator=(ffmpeg_child&&) noexcept;
+  // The child's own destructor runs the stop ladder; stderr stays drained meanwhile.
+  ~ffmpeg_child();
 
   executor_type get_executor() const noexcept { return process_.get_executor(); }
   child& process() noexcept { return process_; }
   pid_t id() const noexcept { return process_.id(); }
   // The command as a shell line with secrets masked: for logs and messages, never executed.
-  const std::string& command_line() const noexcept { return command_line_; }
+  const std::string& command_line() const noexcept;
 
+  // --- the event stream -------------------------------------------------------------------
+  // The next event, in the order ffmpeg produced them; nullopt once stdout and stderr have
+  // ended and the child is reaped (a failed run yields an error_event just before). Nothing
+  // is read from stdout faster than this is called. Not for concurrent callers.
+  asio::awaitable<std::optional<event>> next_event();
+  // Convenience: the next frame / progress, skipping (and discarding) other events.
+  asio::awaitable<std::optional<frame>> next_frame();
+  asio::awaitable<std::optional<progress>> next_progress();
+  // What ffmpeg said about its inputs, outputs and streams. Completes once it has printed
+  // them, or once it is clear it will print no more (first progress, first output byte,
+  // end of stderr) — never waits forever. Events stay in the stream for next_event() too.
+  asio::awaitable<sidecar::metadata> metadata();
+  // Run to the end, returning the error-level lines / all of stderr's lines.
+  asio::awaitable<std::vector<log_line>> errors();
+  asio::awaitable<std::vector<std::string>> stderr_lines();
+  // Waits for the end, discarding events not yet read, and reaps. A non-zero exit or a
+  // signal gives errc::process_failed with the exit status and ffmpeg's last error lines.
+  asio::awaitable<expected<exit_status>> wait();
+
+  // --- raw stdio, for pipelines -------------------------------------------------------------
+  // ffmpeg's stdout as a plain byte stream for relay()/tee(). The event stream then reads no
+  // stdout (no frames or chunks); it still drains stderr and ends at exit. Take it before
+  // the first next_event()/metadata() call.
+  asio::readable_pipe& take_stdout();
+  // ffmpeg's stdin as a byte stream (a relay() sink); closed unless stdin is a pipe.
   asio::writable_pipe& stdin_pipe() noexcept { return process_.stdin_pipe(); }
-  asio::readable_pipe& stdout_pipe() noexcept { return process_.stdout_pipe(); }
 
-  // `q` on stdin (or closing stdin when ffmpeg reads its input from there), then SIGINT,
-  // SIGTERM, SIGKILL to its process group.
+  // --- stdin -------------------------------------------------------------------------------
+  // Writes with backpressure: completes when ffmpeg has taken the bytes into its pipe.
+  template <class ConstBufferSequence, class CompletionToken = asio::use_awaitable_t<>>
+  auto async_write(const ConstBufferSequence& buffers, CompletionToken&& token = {}) {
+    return asio::async_write(process_.stdin_pipe(), buffers,
+                             std::forward<CompletionToken>(token));
+  }
+  asio::awaitable<expected<void>> write(std::span<const std::byte> bytes);
+  asio::awaitable<expected<void>> write(std::string_view text);
+  asio::awaitable<expected<void>> write_frame(const frame& f) { return write(f.data()); }
+  // End of input: ffmpeg sees EOF on stdin (`-i -`) and finishes.
+  void close_stdin();
+  // An interactive command, as typed at ffmpeg's console (e.g. "c" for filter commands).
+  asio::awaitable<expected<void>> send_command(std::string_view keys) { return write(keys); }
+
+  // --- stopping -----------------------------------------------------------------------------
+  // `q` (or end of stdin when ffmpeg reads its input there), then SIGINT, SIGTERM, SIGKILL.
   std::error_code quit() { return process_.request_exit(); }
   std::error_code interrupt() { return process_.interrupt(); }
   std::error_code terminate() { return process_.terminate(); }
   std::error_code kill() { return process_.kill(); }
 
-  // Waits for the end: reads and discards what is left of stdout, reads stderr to its end,
-  // and reaps. A non-zero exit or a signal gives errc::process_failed with the exit status
-  // and the error lines ffmpeg printed last.
-  asio::awaitable<expected<exit_status>> wait();
-
-  // The last lines of stderr (at most max_tail_lines), as printed, secrets masked.
-  const std::deque<std::string>& last_lines() const noexcept { return tail_; }
-  // The lines that explain a failure: error-level lines from the tail, else its last few.
+  // The lines that explain a failure: error-level lines seen last, else the last few lines.
   std::vector<std::string> error_lines() const;
-
-  static constexpr std::size_t max_tail_lines = 32;
-  static constexpr std::size_t max_line_bytes = 64 * 1024;
+  // The total the percent of progress events is measured against, once known.
+  std::optional<std::chrono::microseconds> total_duration() const;
 
 private:
-  ffmpeg_child(child c, std::string line, std::string name)
-      : process_(std::move(c)), command_line_(std::move(line)), name_(std::move(name)) {}
-  void take_stderr(std::string_view bytes);
-  void end_line();
-  asio::awaitable<void> drain_stderr();
-  asio::awaitable<void> drain_stdout();
+  ffmpeg_child(child c, std::shared_ptr<detail::stream_state> s);
 
   child process_;
-  std::string command_line_;
-  std::string name_;
-  std::string partial_;
-  bool cut_ = false;
-  std::deque<std::string> tail_;
+  std::shared_ptr<detail::stream_state> state_;
 };
+
+// Runs `<tool> -version` and parses its first line: `co_await sidecar::ffmpeg_version()`.
+// errc::binary_not_found when the tool is missing; errc::protocol when the output is not a
+// version banner.
+asio::awaitable<expected<version_info>> ffmpeg_version(tool which = tool::ffmpeg);
 
 template <class Executor> auto command::spawn(const Executor& ex) const {
   return ffmpeg_child::spawn(ex, *this);

@@ -5,5 +5,12 @@
 #include <sidecar/child.hpp>
 #include <sidecar/command.hpp>
 #include <sidecar/error.hpp>
+#include <sidecar/events.hpp>
 #include <sidecar/exit_status.hpp>
 #include <sidecar/ffmpeg_child.hpp>
+#include <sidecar/ffplay.hpp>
+#include <sidecar/file_stream.hpp>
+#include <sidecar/log.hpp>
+#include <sidecar/pixel_format.hpp>
+#include <sidecar/relay.hpp>
+#include <sidecar/tee.hpp>

@@ -214,7 +214,8 @@ TEST_CASE("environment, working directory and extra output pipes", "[process]") 
         auto c = child::spawn(ex, o);
         REQUIRE(c);
         auto fd3_text = co_await read_all(c->output_pipe(3));
-        CHECK(co_await c->async_wait() == exit_status::exited(0));
+        auto st = co_await c->async_wait();
+        CHECK(st == exit_status::exited(0));
 
         // The child has stdin, stdout, stderr and nothing else of ours.
         o = helper_opts(strings("fds"));

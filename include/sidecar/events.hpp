@@ -1,0 +1,95 @@
+// The events a running ffmpeg produces: everything the log parser recognizes on stderr, plus
+// raw frames and byte chunks from stdout and errors — one flat variant.
+#pragma once
+
+#include <sidecar/detail/buffer_pool.hpp>
+#include <sidecar/error.hpp>
+#include <sidecar/log.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace sidecar {
+
+// One raw video frame read from stdout. Its buffer comes from a small pool and goes back when
+// the frame is destroyed; keep a frame only as long as you need its pixels.
+class frame {
+public:
+  int width = 0;
+  int height = 0;
+  std::string_view pix_fmt;      // a name from the pixel-format table ("rgb24")
+  int output_index = 0;          // the ffmpeg output (Output #N) it belongs to
+  std::uint64_t number = 0;      // 0-based, per output
+  std::chrono::microseconds timestamp{0}; // number / frame rate, when the rate is known
+
+  std::span<const std::byte> data() const noexcept { return {buffer_.data(), size_}; }
+  std::span<std::byte> data() noexcept { return {buffer_.data(), size_}; }
+  std::size_t size() const noexcept { return size_; }
+
+  frame() = default;
+  frame(detail::pooled_buffer b, std::size_t size) : buffer_(std::move(b)), size_(size) {}
+
+private:
+  detail::pooled_buffer buffer_;
+  std::size_t size_ = 0;
+};
+
+// Bytes from stdout that are not raw frames (an encoded stream, or frames of unknown size).
+class chunk {
+public:
+  int output_index = -1; // the stdout output when exactly one writes there, else -1
+  std::span<const std::byte> data() const noexcept { return {buffer_.data(), size_}; }
+  std::size_t size() const noexcept { return size_; }
+
+  chunk() = default;
+  chunk(detail::pooled_buffer b, std::size_t size) : buffer_(std::move(b)), size_(size) {}
+
+private:
+  detail::pooled_buffer buffer_;
+  std::size_t size_ = 0;
+};
+
+// Something went wrong: the run failed (error carries exit status and ffmpeg's lines), or the
+// stream could not be read as asked (e.g. interleaved outputs at different frame rates).
+struct error_event {
+  sidecar::error error;
+};
+
+namespace detail {
+template <class V, class... More> struct variant_append;
+template <class... A, class... More> struct variant_append<std::variant<A...>, More...> {
+  using type = std::variant<A..., More...>;
+};
+} // namespace detail
+
+// Everything next_event() can yield: the parser's events (version, configuration,
+// library_version, input_info, duration_info, stream_info, stream_mapping_entry, output_info,
+// progress, log_line, …) and frame, chunk, error_event.
+using event = detail::variant_append<log_event, frame, chunk, error_event>::type;
+
+// What ffmpeg said about its inputs and outputs before it started.
+struct metadata {
+  std::optional<version_info> version;
+  std::vector<input_info> inputs;
+  std::vector<duration_info> durations;
+  std::vector<output_info> outputs;
+  std::vector<stream_info> streams; // input and output streams, in the order printed
+  std::vector<stream_mapping_entry> mapping;
+  // False when ffmpeg printed less than usual (a lowered log level): what is here is all
+  // there will be.
+  bool complete = false;
+
+  const output_info* output(int index) const;
+  // Output streams of output `index`.
+  std::vector<const stream_info*> output_streams(int index) const;
+  std::vector<const stream_info*> input_streams(int index) const;
+};
+
+} // namespace sidecar

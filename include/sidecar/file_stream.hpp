@@ -1,0 +1,108 @@
+// A regular file as an Asio stream, so relay() and tee() take files like pipes and sockets.
+// epoll cannot wait on regular files (they are always ready), so each operation is a plain
+// read/write whose completion is posted to the executor.
+#pragma once
+
+#include <sidecar/detail/unique_fd.hpp>
+#include <sidecar/error.hpp>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/buffer.hpp>
+#include <asio/error.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <filesystem>
+#include <type_traits>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace sidecar {
+
+class file_stream {
+public:
+  using executor_type = asio::any_io_executor;
+  enum class mode { read, write_truncate, write_append };
+
+  static expected<file_stream> open(const executor_type& ex, const std::filesystem::path& path,
+                                    mode m = mode::read) {
+    int flags = O_CLOEXEC;
+    if (m == mode::read) flags |= O_RDONLY;
+    else flags |= O_WRONLY | O_CREAT | (m == mode::write_append ? O_APPEND : O_TRUNC);
+    int fd = ::open(path.c_str(), flags, 0644);
+    if (fd == -1) return fail_errno("opening " + path.string(), errno);
+    return file_stream(ex, fd);
+  }
+
+  file_stream(file_stream&&) noexcept = default;
+  file_stream& operator=(file_stream&&) noexcept = default;
+
+  executor_type get_executor() const noexcept { return ex_; }
+  int native_handle() const noexcept { return fd_.get(); }
+  bool is_open() const noexcept { return fd_.get() >= 0; }
+  void close() { fd_.reset(); }
+  void close(std::error_code& ec) {
+    ec.clear();
+    fd_.reset();
+  }
+
+  template <class MutableBufferSequence, class Token = asio::use_awaitable_t<>>
+  auto async_read_some(const MutableBufferSequence& buffers, Token&& token = {}) {
+    return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
+        [this](auto handler, const MutableBufferSequence& b) {
+          std::error_code ec;
+          std::size_t n = 0;
+          if constexpr (!is_null<MutableBufferSequence>) {
+            auto first = asio::buffer_sequence_begin(b);
+            asio::mutable_buffer buf = *first;
+            n = transfer(true, buf.data(), buf.size(), ec);
+            if (!ec && n == 0 && buf.size() > 0) ec = asio::error::eof;
+          }
+          asio::post(ex_, [h = std::move(handler), ec, n]() mutable { std::move(h)(ec, n); });
+        },
+        token, buffers);
+  }
+
+  template <class ConstBufferSequence, class Token = asio::use_awaitable_t<>>
+  auto async_write_some(const ConstBufferSequence& buffers, Token&& token = {}) {
+    return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
+        [this](auto handler, const ConstBufferSequence& b) {
+          std::error_code ec;
+          std::size_t n = 0;
+          if constexpr (!is_null<ConstBufferSequence>) {
+            auto first = asio::buffer_sequence_begin(b);
+            asio::const_buffer buf = *first;
+            n = transfer(false, const_cast<void*>(buf.data()), buf.size(), ec);
+          }
+          asio::post(ex_, [h = std::move(handler), ec, n]() mutable { std::move(h)(ec, n); });
+        },
+        token, buffers);
+  }
+
+private:
+  file_stream(const executor_type& ex, int fd) : ex_(ex), fd_(fd) {}
+
+  // null_buffers asks for readiness, which a regular file always has.
+  template <class B> static constexpr bool is_null = std::is_same_v<B, asio::null_buffers>;
+
+  std::size_t transfer(bool reading, void* data, std::size_t size, std::error_code& ec) {
+    if (!is_open()) {
+      ec = asio::error::bad_descriptor;
+      return 0;
+    }
+    for (;;) {
+      auto n = reading ? ::read(fd_.get(), data, size) : ::write(fd_.get(), data, size);
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno == EINTR) continue;
+      ec = std::error_code(errno, std::system_category());
+      return 0;
+    }
+  }
+
+  executor_type ex_;
+  detail::unique_fd fd_;
+};
+
+} // namespace sidecar

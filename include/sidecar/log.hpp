@@ -1,0 +1,219 @@
+// The log layer: ffmpeg's stderr bytes in, typed events out. Pure — no Asio, no I/O — so it
+// is testable and fuzzable alone. Feed it any slicing of the byte stream; it gives the same
+// events as for the whole stream at once.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+namespace sidecar {
+
+// The level ffmpeg printed with `-loglevel level+...` ("[info]", "[warning]", …); unknown
+// when the line had no level prefix.
+enum class log_level { panic, fatal, error, warning, info, verbose, debug, trace, unknown };
+
+std::string_view to_string(log_level level) noexcept;
+// "warning" → log_level::warning; unknown for anything else.
+log_level parse_log_level(std::string_view name) noexcept;
+
+// `ffmpeg version 5.1.8-0+deb12u1 Copyright (c) 2000-2025 the FFmpeg developers`
+struct version_info {
+  std::string version;  // "5.1.8-0+deb12u1", "n7.0", "N-113296-g…" (git builds)
+  int major = -1;       // 5; -1 when the version is not numeric (git builds)
+  int minor = -1;       // 1
+  int micro = -1;       // 8, or -1 when absent
+  std::string copyright; // "Copyright (c) 2000-2025 the FFmpeg developers", may be empty
+};
+
+// `configuration: --prefix=/usr --enable-gpl …`
+struct configuration_info {
+  std::vector<std::string> flags; // "--prefix=/usr", "--enable-gpl", …
+};
+
+// `libavcodec     59. 37.100 / 59. 37.100`
+struct library_version {
+  std::string name; // "libavcodec"
+  std::string compiled; // "59.37.100"
+  std::string runtime;  // "59.37.100"
+};
+
+// `Input #0, lavfi, from 'testsrc=duration=1':`
+struct input_info {
+  int index = 0;
+  std::string format; // "lavfi", "mov,mp4,m4a,3gp,3g2,mj2"
+  std::string url;    // as printed, between the quotes
+};
+
+// `  Duration: 00:00:01.00, start: 0.000000, bitrate: N/A` — follows its Input line.
+struct duration_info {
+  int input_index = 0;
+  std::optional<std::chrono::microseconds> duration; // nullopt for N/A
+  std::optional<std::chrono::microseconds> start;
+  std::optional<double> bitrate_kbps;                 // nullopt for N/A
+};
+
+enum class stream_type { video, audio, subtitle, data, attachment, unknown };
+std::string_view to_string(stream_type type) noexcept;
+
+// `  Stream #0:1[0x2](eng): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, stereo, fltp, 128 kb/s`
+struct stream_info {
+  bool is_output = false;
+  int file_index = 0;        // the N of Input #N / Output #N
+  int stream_index = 0;
+  std::string id;            // "0x2" from `[0x2]`, empty if none
+  std::string language;      // "eng" from `(eng)`, empty if none
+  stream_type type = stream_type::unknown;
+  std::string codec;         // "h264", "rawvideo", "aac", "pcm_s16le", "subrip"
+  std::string details;       // the whole text after "<Type>: "
+  // video
+  std::string pix_fmt;       // "yuv420p", "rgb24"
+  int width = 0;
+  int height = 0;
+  std::optional<double> fps; // "25 fps", else "25 tbr"
+  // audio
+  int sample_rate = 0;          // 44100
+  std::string channel_layout;   // "stereo", "mono", "5.1(side)", "1 channels"
+  std::string sample_format;    // "fltp", "s16"
+};
+
+// One line under `Stream mapping:` — `  Stream #0:0 -> #0:0 (h264 (native) -> rawvideo (native))`
+// or `  Stream #0:1 -> #0:1 (copy)`. Lines of other shapes (filter graphs) keep only `text`.
+struct stream_mapping_entry {
+  int input_file = -1;
+  int input_stream = -1;
+  int output_file = -1;
+  int output_stream = -1;
+  bool copy = false;
+  std::string text;   // the whole line, trimmed
+};
+
+// `Output #0, rawvideo, to 'pipe:':`
+struct output_info {
+  int index = 0;
+  std::string format;
+  std::string url;
+  bool to_stdout = false; // url is "pipe", "pipe:", "pipe:1", "-" or "/dev/stdout"
+};
+
+// A stats line (`frame=  250 fps=… size=… time=… bitrate=… speed=…`, with `\r`), or one
+// block of `-progress` key=value output. Fields ffmpeg printed as N/A stay empty. The last
+// one of a run has `final` set: from `Lsize=`/`Lq=`, from `progress=end`, or repeated once
+// from the summary line ffmpeg prints at the end (`video:…kB audio:…kB … muxing overhead`).
+struct progress {
+  std::optional<std::uint64_t> frame;
+  std::optional<double> fps;
+  std::optional<double> q;
+  std::optional<std::uint64_t> size_bytes;   // kB/KiB × 1024 on stats lines
+  std::optional<std::chrono::microseconds> time; // may be negative
+  std::optional<double> bitrate_kbps;
+  std::optional<double> speed;               // 1.0 = realtime
+  std::optional<std::uint64_t> dup;
+  std::optional<std::uint64_t> drop;
+  std::optional<std::chrono::microseconds> elapsed; // ffmpeg 7: elapsed=0:00:12.59
+  bool final = false;                        // `Lsize=` line / `progress=end`
+  // Filled by the event stream, not the parser: share of the known total and time left.
+  std::optional<double> percent;
+  std::optional<std::chrono::microseconds> eta;
+};
+
+// Any other line, with its level and the component tag it had (`[libx264 @ 0x55…]` →
+// "libx264 @ 0x55…"), both stripped from the text.
+struct log_line {
+  log_level level = log_level::unknown;
+  std::string component;
+  std::string text;
+};
+
+using log_event = std::variant<version_info, configuration_info, library_version, input_info,
+                               duration_info, stream_info, stream_mapping_entry, output_info,
+                               progress, log_line>;
+
+// Incremental parser of ffmpeg's stderr. Lines end at '\n' or '\r'; a partial line waits for
+// the next feed; a line longer than max_line is cut there (the rest is a new line), so memory
+// stays bounded; bytes that are not UTF-8 are replaced by U+FFFD in the text of events.
+class log_parser {
+public:
+  static constexpr std::size_t max_line = 64 * 1024;
+  using sink = std::function<void(log_event&&)>;
+
+  // Parses every complete line in bytes, calling sink for each event, in order.
+  template <class Sink> void feed(std::string_view bytes, Sink&& s) {
+    feed_impl(bytes, sink_ref(s));
+  }
+  // End of stream: the partial line left (if any) is parsed as a line.
+  template <class Sink> void finish(Sink&& s) { finish_impl(sink_ref(s)); }
+
+  // Lines (events) seen so far, and lines cut for being longer than max_line.
+  std::uint64_t lines() const noexcept { return lines_; }
+  std::uint64_t cut_lines() const noexcept { return cut_; }
+
+private:
+  // A non-owning callable reference, so feed() does not allocate per call.
+  struct sink_ref {
+    template <class F>
+    sink_ref(F& f)
+        : obj(const_cast<void*>(static_cast<const void*>(&f))),
+          call([](void* o, log_event&& e) { (*static_cast<F*>(o))(std::move(e)); }) {}
+    void operator()(log_event&& e) const { call(obj, std::move(e)); }
+    void* obj;
+    void (*call)(void*, log_event&&);
+  };
+
+  void feed_impl(std::string_view bytes, sink_ref s);
+  void finish_impl(sink_ref s);
+  void line(std::string_view text, sink_ref s);
+
+  enum class section { none, input, output, mapping };
+  std::string partial_;
+  bool skip_lf_ = false;     // a '\r' ended the last line; a '\n' right after it is no line
+  section section_ = section::none;
+  int current_input_ = -1;
+  int current_output_ = -1;
+  std::uint64_t lines_ = 0;
+  std::uint64_t cut_ = 0;
+  // The last stats line: ffmpeg does not always mark its final one (audio-only runs print
+  // `size=`, not `Lsize=`), so the summary line after it (`video:…kB audio:…kB …`) repeats
+  // it as final.
+  std::optional<progress> last_progress_;
+};
+
+// Parses one complete stderr line (no line ending) into the event it is, outside any
+// context (a Stream line is taken as an input stream). For tools and tests; log_parser is
+// the stateful way.
+log_event parse_line(std::string_view line);
+
+// Parses `ffmpeg version …` (or `ffprobe version …`, `ffplay version …`); nullopt if the line
+// is not one.
+std::optional<version_info> parse_version_line(std::string_view line);
+
+// Parses a stats line (`frame=… time=… speed=…`, also `size=… time=…` for audio); nullopt if
+// the line is not one.
+std::optional<progress> parse_progress_line(std::string_view line);
+
+// Incremental reader of `-progress` output: key=value lines, a block ending at
+// `progress=continue` or `progress=end`, each block one progress event.
+class progress_reader {
+public:
+  static constexpr std::size_t max_line = 4096;
+
+  template <class Sink> void feed(std::string_view bytes, Sink&& s) {
+    feed_impl(bytes, [](void* o, progress&& p) { (*static_cast<std::remove_reference_t<Sink>*>(o))(std::move(p)); }, &s);
+  }
+
+private:
+  void feed_impl(std::string_view bytes, void (*call)(void*, progress&&), void* obj);
+  void key_value(std::string_view line, void (*call)(void*, progress&&), void* obj);
+
+  std::string partial_;
+  progress current_;
+};
+
+} // namespace sidecar

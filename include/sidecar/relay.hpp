@@ -1,0 +1,144 @@
+// relay(source, sink): copy a byte stream to its end with backpressure, zero-copy through
+// splice(2) when the kernel allows it, then half-close the sink so the next process sees EOF.
+#pragma once
+
+#include <sidecar/error.hpp>
+
+#include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/socket_base.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+#include <vector>
+
+namespace sidecar {
+
+struct relay_options {
+  // Bytes per read/write (fallback) or per splice call.
+  std::size_t chunk_size = std::size_t{1} << 20;
+  // End of the source half-closes the sink: shutdown(SHUT_WR) for a socket, close() for a
+  // pipe or FIFO. Turn off to write more into the sink afterwards.
+  bool close_sink = true;
+  // splice(2) when one side is a pipe and the other a pipe, a socket or a regular file.
+  bool allow_splice = true;
+};
+
+namespace detail {
+
+template <class S>
+concept has_native_handle = requires(S& s) {
+  { s.native_handle() } -> std::convertible_to<int>;
+};
+
+enum class splice_step { moved, end, wait_source, wait_sink, unsupported, failed };
+struct splice_result {
+  splice_step step;
+  std::size_t bytes = 0;
+  std::error_code ec;
+};
+// Whether splice(2) can join these two descriptors (one must be a pipe).
+bool can_splice(int source_fd, int sink_fd) noexcept;
+// Puts both descriptors in non-blocking mode (splice honours O_NONBLOCK of sockets).
+void prepare_splice(int source_fd, int sink_fd) noexcept;
+// One splice call, and on EAGAIN which side to wait for.
+splice_result splice_once(int source_fd, int sink_fd, std::size_t max) noexcept;
+
+// Half-closes a sink at end of stream.
+template <class Sink> void close_sink(Sink& sink) {
+  std::error_code ignored;
+  if constexpr (requires { sink.shutdown(asio::socket_base::shutdown_send, ignored); })
+    sink.shutdown(asio::socket_base::shutdown_send, ignored);
+  else if constexpr (requires { sink.close(ignored); })
+    sink.close(ignored);
+  else
+    sink.close();
+}
+
+// Readiness waits, for streams of any kind: null_buffers is Asio's reactor-style wait.
+template <class S> asio::awaitable<std::error_code> wait_readable(S& s) {
+  auto [ec, n] = co_await s.async_read_some(asio::null_buffers(),
+                                            asio::experimental::as_tuple(asio::use_awaitable));
+  (void)n;
+  co_return ec;
+}
+template <class S> asio::awaitable<std::error_code> wait_writable(S& s) {
+  auto [ec, n] = co_await s.async_write_some(asio::null_buffers(),
+                                             asio::experimental::as_tuple(asio::use_awaitable));
+  (void)n;
+  co_return ec;
+}
+
+} // namespace detail
+
+// Copies source to sink until the source ends; returns the byte count. A sink that stops
+// reading (EPIPE, reset) or a failing source gives an error naming the side and the bytes
+// moved so far. Both sides are Asio streams: ffmpeg's stdout or stdin pipe, a named_pipe, a
+// TCP socket, a file_stream. Cancel it like any awaitable (`relay(...) || timer`).
+template <class Source, class Sink>
+asio::awaitable<expected<std::uint64_t>> relay(Source& source, Sink& sink,
+                                               relay_options options = {}) {
+  constexpr auto tuple = asio::experimental::as_tuple(asio::use_awaitable);
+  std::uint64_t total = 0;
+  bool fallback = true;
+  if constexpr (detail::has_native_handle<Source> && detail::has_native_handle<Sink>) {
+    const int in = source.native_handle(), out = sink.native_handle();
+    if (options.allow_splice && detail::can_splice(in, out)) {
+      fallback = false;
+      detail::prepare_splice(in, out);
+      for (bool done = false; !done;) {
+        auto r = detail::splice_once(in, out, options.chunk_size);
+        switch (r.step) {
+        case detail::splice_step::moved:
+          total += r.bytes;
+          break;
+        case detail::splice_step::end:
+          done = true;
+          break;
+        case detail::splice_step::wait_source:
+          if (auto ec = co_await detail::wait_readable(source))
+            co_return fail(ec, "relay: waiting for the source after " + std::to_string(total) +
+                                   " bytes");
+          break;
+        case detail::splice_step::wait_sink:
+          if (auto ec = co_await detail::wait_writable(sink))
+            co_return fail(ec, "relay: waiting for the sink after " + std::to_string(total) +
+                                   " bytes");
+          break;
+        case detail::splice_step::unsupported:
+          fallback = true; // e.g. a file system without splice: copy instead
+          done = true;
+          break;
+        case detail::splice_step::failed:
+          co_return fail(r.ec, "relay: splice failed after " + std::to_string(total) + " bytes");
+        }
+      }
+    }
+  }
+  if (fallback) {
+    std::vector<std::byte> buffer(options.chunk_size);
+    for (;;) {
+      auto [rec, n] = co_await source.async_read_some(asio::buffer(buffer), tuple);
+      if (n > 0) {
+        auto [wec, w] = co_await asio::async_write(sink, asio::buffer(buffer.data(), n), tuple);
+        total += w;
+        if (wec)
+          co_return fail(wec, "relay: writing to the sink after " + std::to_string(total) +
+                                  " bytes");
+      }
+      if (rec == asio::error::eof) break;
+      if (rec)
+        co_return fail(rec, "relay: reading the source after " + std::to_string(total) +
+                                " bytes");
+    }
+  }
+  if (options.close_sink) detail::close_sink(sink);
+  co_return total;
+}
+
+} // namespace sidecar

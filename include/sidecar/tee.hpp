@@ -1,0 +1,189 @@
+// tee(source, sinks...): one byte stream to several sinks at once, with a bounded backlog per
+// sink — a slow sink slows the source instead of growing memory — and a failing sink
+// reported without stalling the others.
+#pragma once
+
+#include <sidecar/error.hpp>
+#include <sidecar/relay.hpp>
+
+#include <asio/awaitable.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace sidecar {
+
+struct tee_options {
+  std::size_t chunk_size = 256 * 1024;
+  // Bytes a sink may lag behind the source before the source waits for it.
+  std::size_t high_water = 4 * 1024 * 1024;
+  // A sink that fails: drop it and go on with the others, or stop everything.
+  enum class on_sink_error { drop, fail_all } on_error = on_sink_error::drop;
+  // Half-close every sink at the end (see relay_options::close_sink).
+  bool close_sinks = true;
+};
+
+struct tee_result {
+  std::uint64_t bytes = 0; // read from the source
+  // The most bytes any sink had waiting for it: at most high_water + chunk_size.
+  std::size_t peak_backlog = 0;
+  struct sink_report {
+    std::uint64_t bytes = 0;     // written to this sink
+    std::optional<error> failed; // why it was dropped, if it was
+  };
+  std::vector<sink_report> sinks; // in the order given
+};
+
+namespace detail {
+
+struct tee_chunk {
+  std::shared_ptr<std::vector<std::byte>> data;
+  std::size_t size = 0;
+};
+
+struct tee_state {
+  explicit tee_state(const asio::any_io_executor& ex, std::size_t n)
+      : wake(ex, asio::steady_timer::time_point::max()), sinks(n) {}
+  struct sink {
+    std::deque<tee_chunk> queue;
+    std::size_t queued = 0;
+    bool done = false;
+  };
+  asio::steady_timer wake; // never expires: cancel() wakes every waiter
+  std::vector<sink> sinks;
+  tee_result result;
+  std::optional<error> fatal;
+  bool source_done = false;
+
+  void notify() { wake.cancel(); }
+  asio::awaitable<void> wait() {
+    co_await wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+  bool stopping() const { return fatal.has_value(); }
+};
+
+template <class Sink>
+asio::awaitable<void> tee_writer(tee_state& st, std::size_t i, Sink& sink, bool close) {
+  auto& me = st.sinks[i];
+  auto& report = st.result.sinks[i];
+  for (;;) {
+    if (st.stopping()) break;
+    if (me.queue.empty()) {
+      if (st.source_done) break;
+      co_await st.wait();
+      continue;
+    }
+    auto c = me.queue.front();
+    auto [ec, n] = co_await asio::async_write(sink, asio::buffer(c.data->data(), c.size),
+                                              asio::experimental::as_tuple(asio::use_awaitable));
+    report.bytes += n;
+    me.queue.pop_front();
+    me.queued -= c.size;
+    if (ec) {
+      report.failed = error(ec, "tee: sink " + std::to_string(i) + " failed after " +
+                                    std::to_string(report.bytes) + " bytes");
+      me.queue.clear();
+      me.queued = 0;
+      break;
+    }
+    st.notify();
+  }
+  me.done = true;
+  if (close) close_sink(sink);
+  st.notify();
+}
+
+template <class Source>
+asio::awaitable<void> tee_reader(tee_state& st, Source& source, const tee_options& o) {
+  std::vector<std::shared_ptr<std::vector<std::byte>>> spare;
+  auto lagging = [&] {
+    return std::any_of(st.sinks.begin(), st.sinks.end(), [&](const tee_state::sink& s) {
+      return !s.done && s.queued >= o.high_water;
+    });
+  };
+  auto any_failed = [&] {
+    return std::any_of(st.result.sinks.begin(), st.result.sinks.end(),
+                       [](const auto& r) { return r.failed.has_value(); });
+  };
+  for (;;) {
+    while (lagging() && !st.stopping()) co_await st.wait();
+    if (o.on_error == tee_options::on_sink_error::fail_all && any_failed()) {
+      for (const auto& r : st.result.sinks)
+        if (r.failed) st.fatal = *r.failed;
+    }
+    if (st.stopping()) break;
+    if (std::all_of(st.sinks.begin(), st.sinks.end(), [](auto& s) { return s.done; })) {
+      st.fatal = error(errc::protocol, "tee: every sink failed");
+      break;
+    }
+    // A buffer no sink holds any more is reused: steady state allocates nothing.
+    std::shared_ptr<std::vector<std::byte>> buf;
+    for (auto& b : spare)
+      if (b.use_count() == 1) {
+        buf = b;
+        break;
+      }
+    if (!buf) {
+      buf = std::make_shared<std::vector<std::byte>>(o.chunk_size);
+      spare.push_back(buf);
+    }
+    auto [ec, n] = co_await source.async_read_some(
+        asio::buffer(*buf), asio::experimental::as_tuple(asio::use_awaitable));
+    if (n > 0) {
+      st.result.bytes += n;
+      for (auto& s : st.sinks) {
+        if (s.done) continue;
+        s.queue.push_back({buf, n});
+        s.queued += n;
+        st.result.peak_backlog = std::max(st.result.peak_backlog, s.queued);
+      }
+      st.notify();
+    }
+    if (ec == asio::error::eof) break;
+    if (ec) {
+      st.fatal = error(ec, "tee: reading the source after " + std::to_string(st.result.bytes) +
+                               " bytes");
+      break;
+    }
+  }
+  st.source_done = true;
+  st.notify();
+}
+
+} // namespace detail
+
+// Copies source to every sink until the source ends. The result says how much each sink took
+// and why a dropped one failed; with on_sink_error::fail_all the first failure is the error.
+template <class Source, class... Sinks>
+asio::awaitable<expected<tee_result>> tee(tee_options options, Source& source,
+                                          Sinks&... sinks) {
+  using namespace asio::experimental::awaitable_operators;
+  static_assert(sizeof...(Sinks) >= 1, "tee needs at least one sink");
+  auto ex = co_await asio::this_coro::executor;
+  detail::tee_state st(ex, sizeof...(Sinks));
+  st.result.sinks.resize(sizeof...(Sinks));
+  co_await [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return (detail::tee_reader(st, source, options) && ... &&
+            detail::tee_writer(st, I, sinks, options.close_sinks));
+  }(std::index_sequence_for<Sinks...>{});
+  if (st.fatal) co_return tl::unexpected(*st.fatal);
+  co_return std::move(st.result);
+}
+
+template <class Source, class... Sinks>
+  requires(!std::is_same_v<std::remove_cvref_t<Source>, tee_options>)
+asio::awaitable<expected<tee_result>> tee(Source& source, Sinks&... sinks) {
+  return tee(tee_options{}, source, sinks...);
+}
+
+} // namespace sidecar

@@ -1,0 +1,587 @@
+// The stderr parser: splits bytes into lines, strips `[component @ 0x…]` and `[level]`
+// prefixes, and recognizes what ffmpeg 4.x–7.x print. Hot path: plain byte scans and
+// from_chars, no regex, no streams; nothing is allocated for a line until its event is built.
+#include <sidecar/log.hpp>
+
+#include "parse_util.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+namespace sidecar {
+
+namespace {
+
+using namespace log_detail;
+
+// Replaces bytes that are not UTF-8 by U+FFFD.
+std::string utf8(sv s) {
+  std::size_t i = 0;
+  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;
+  if (i == s.size()) return std::string(s);
+  std::string out(s.substr(0, i));
+  out.reserve(s.size() + 8);
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    std::size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+    if (c >= 0xF5) len = 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (std::size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (ok && len == 3) { // no overlongs, no surrogates
+      auto c1 = static_cast<unsigned char>(s[i + 1]);
+      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
+    }
+    if (ok && len == 4) {
+      auto c1 = static_cast<unsigned char>(s[i + 1]);
+      ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+    }
+    if (ok) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out.append("\xEF\xBF\xBD");
+      ++i;
+    }
+  }
+  return out;
+}
+
+// Splits at commas outside (), [] and {}.
+template <std::size_t N> std::size_t split_top(sv s, std::array<sv, N>& parts) {
+  std::size_t n = 0;
+  int depth = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= s.size() && n < N; ++i) {
+    char c = i < s.size() ? s[i] : ',';
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    else if ((c == ')' || c == ']' || c == '}') && depth > 0) --depth;
+    else if (c == ',' && depth == 0) {
+      parts[n++] = trim(s.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return n;
+}
+
+bool parse_int(sv& s, int& out) {
+  std::size_t i = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  if (i == 0) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + i, out);
+  if (ec != std::errc()) return false;
+  s.remove_prefix(i);
+  return true;
+}
+
+bool is_identifier(sv s) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || (c >= 'A' && c <= 'Z');
+  });
+}
+
+// "320x240" at the start of s.
+bool dimensions(sv s, int& w, int& h) {
+  int a = 0, b = 0;
+  if (!parse_int(s, a) || s.empty() || s.front() != 'x') return false;
+  s.remove_prefix(1);
+  if (!parse_int(s, b) || !(s.empty() || s.front() == ' ' || s.front() == ',')) return false;
+  w = a;
+  h = b;
+  return true;
+}
+
+// `#0:1[0x2](eng): Video: …` after "Stream ".
+std::optional<stream_info> stream_line(sv s) {
+  if (!starts_with(s, "Stream #")) return std::nullopt;
+  s.remove_prefix(8);
+  stream_info info;
+  if (!parse_int(s, info.file_index) || s.empty() || s.front() != ':') return std::nullopt;
+  s.remove_prefix(1);
+  if (!parse_int(s, info.stream_index)) return std::nullopt;
+  while (!s.empty() && (s.front() == '[' || s.front() == '(')) {
+    char close = s.front() == '[' ? ']' : ')';
+    auto end = s.find(close);
+    if (end == sv::npos) return std::nullopt;
+    (s.front() == '[' ? info.id : info.language) = std::string(s.substr(1, end - 1));
+    s.remove_prefix(end + 1);
+  }
+  if (!s.empty() && s.front() == ',') { // debug level: `#0:0, 1, 1/25: Video: …`
+    auto c = s.find(": ");
+    if (c == sv::npos) return std::nullopt;
+    s.remove_prefix(c);
+  }
+  if (!starts_with(s, ": ")) return std::nullopt;
+  s.remove_prefix(2);
+  auto colon = s.find(':');
+  if (colon == sv::npos) return std::nullopt;
+  auto type = s.substr(0, colon);
+  if (type == "Video") info.type = stream_type::video;
+  else if (type == "Audio") info.type = stream_type::audio;
+  else if (type == "Subtitle") info.type = stream_type::subtitle;
+  else if (type == "Data") info.type = stream_type::data;
+  else if (type == "Attachment") info.type = stream_type::attachment;
+  else if (type.find(' ') != sv::npos || type.empty()) return std::nullopt;
+  auto details = trim(s.substr(colon + 1));
+  info.details = utf8(details);
+  std::array<sv, 24> parts{};
+  auto n = split_top(details, parts);
+  if (n == 0) return info;
+  auto codec = parts[0];
+  info.codec = std::string(codec.substr(0, codec.find(' ')));
+  if (info.type == stream_type::video) {
+    for (std::size_t i = 1; i < n; ++i) {
+      auto p = parts[i];
+      if (info.width == 0 && dimensions(p, info.width, info.height)) continue;
+      if (info.pix_fmt.empty() && info.width == 0) {
+        auto name = p.substr(0, p.find('('));
+        if (is_identifier(name) && !(name[0] >= '0' && name[0] <= '9')) {
+          info.pix_fmt = std::string(name);
+          continue;
+        }
+      }
+      sv unit;
+      if (ends_with(p, " fps")) {
+        if (auto v = leading_number(p, &unit)) info.fps = *v * (trim(unit) == "k fps" ? 1000 : 1);
+      } else if (ends_with(p, " tbr") && !info.fps) {
+        if (auto v = leading_number(p, &unit)) info.fps = *v * (starts_with(unit, "k") ? 1000 : 1);
+      }
+    }
+  } else if (info.type == stream_type::audio) {
+    for (std::size_t i = 1; i < n; ++i) {
+      if (!ends_with(parts[i], " Hz")) continue;
+      if (auto v = leading_number(parts[i])) info.sample_rate = static_cast<int>(*v);
+      if (i + 1 < n) info.channel_layout = std::string(parts[i + 1]);
+      if (i + 2 < n) {
+        auto f = parts[i + 2];
+        f = f.substr(0, f.find(' '));
+        if (is_identifier(f) && !ends_with(parts[i + 2], "kb/s")) info.sample_format = std::string(f);
+      }
+      break;
+    }
+  }
+  return info;
+}
+
+// `Stream #0:0 -> #0:0 (h264 (native) -> rawvideo (native))`
+std::optional<stream_mapping_entry> mapping_line(sv s) {
+  if (!starts_with(s, "Stream #")) return std::nullopt;
+  stream_mapping_entry e;
+  e.text = utf8(s);
+  s.remove_prefix(8);
+  if (!parse_int(s, e.input_file) || s.empty() || s.front() != ':') return e;
+  s.remove_prefix(1);
+  if (!parse_int(s, e.input_stream)) return e;
+  auto arrow = s.find("-> #");
+  if (arrow == sv::npos) return e;
+  s.remove_prefix(arrow + 4);
+  if (!parse_int(s, e.output_file) || s.empty() || s.front() != ':') return e;
+  s.remove_prefix(1);
+  parse_int(s, e.output_stream);
+  e.copy = s.find("(copy)") != sv::npos;
+  return e;
+}
+
+// `Input #0, lavfi, from 'x':` / `Output #0, mp4, to 'y':`
+template <class T> std::optional<T> file_line(sv s, sv head, sv join) {
+  if (!starts_with(s, head)) return std::nullopt;
+  s.remove_prefix(head.size());
+  T info;
+  if (!parse_int(s, info.index) || !starts_with(s, ", ")) return std::nullopt;
+  s.remove_prefix(2);
+  auto at = s.find(join);
+  if (at == sv::npos) return std::nullopt;
+  info.format = std::string(s.substr(0, at));
+  s.remove_prefix(at + join.size());
+  if (ends_with(s, "':")) s.remove_suffix(2);
+  else if (ends_with(s, "'")) s.remove_suffix(1);
+  info.url = utf8(s);
+  return info;
+}
+
+std::optional<duration_info> duration_line(sv s) {
+  if (!starts_with(s, "Duration: ")) return std::nullopt;
+  duration_info d;
+  std::array<sv, 8> parts{};
+  auto n = split_top(s, parts);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto p = parts[i];
+    auto colon = p.find(": ");
+    if (colon == sv::npos) continue;
+    auto key = p.substr(0, colon), value = trim(p.substr(colon + 2));
+    if (key == "Duration") d.duration = clock_time(value);
+    else if (key == "start") d.start = clock_time(value);
+    else if (key == "bitrate") {
+      sv unit;
+      if (auto v = leading_number(value, &unit))
+        d.bitrate_kbps = trim(unit) == "mb/s" ? *v * 1000 : *v;
+    }
+  }
+  return d;
+}
+
+std::optional<library_version> library_line(sv s) {
+  if (!starts_with(s, "lib")) return std::nullopt;
+  auto space = s.find(' ');
+  if (space == sv::npos) return std::nullopt;
+  library_version v;
+  auto name = s.substr(0, space);
+  if (!is_identifier(name)) return std::nullopt;
+  auto rest = trim(s.substr(space));
+  auto slash = rest.find('/');
+  if (slash == sv::npos) return std::nullopt;
+  auto compact = [](sv x) {
+    std::string out;
+    for (char c : trim(x))
+      if (c != ' ') out.push_back(c);
+    return out;
+  };
+  v.compiled = compact(rest.substr(0, slash));
+  v.runtime = compact(rest.substr(slash + 1));
+  if (v.compiled.empty() || !(v.compiled[0] >= '0' && v.compiled[0] <= '9')) return std::nullopt;
+  v.name = std::string(name);
+  return v;
+}
+
+bool is_progress_start(sv s) {
+  return (starts_with(s, "frame=") || starts_with(s, "size=") || starts_with(s, "Lsize=")) &&
+         s.find("time=") != sv::npos;
+}
+
+} // namespace
+
+std::string_view to_string(log_level level) noexcept {
+  switch (level) {
+  case log_level::panic: return "panic";
+  case log_level::fatal: return "fatal";
+  case log_level::error: return "error";
+  case log_level::warning: return "warning";
+  case log_level::info: return "info";
+  case log_level::verbose: return "verbose";
+  case log_level::debug: return "debug";
+  case log_level::trace: return "trace";
+  case log_level::unknown: break;
+  }
+  return "unknown";
+}
+
+log_level parse_log_level(std::string_view name) noexcept {
+  switch (name.size()) {
+  case 4:
+    return name == "info" ? log_level::info : log_level::unknown;
+  case 5:
+    return name == "panic"   ? log_level::panic
+           : name == "fatal" ? log_level::fatal
+           : name == "error" ? log_level::error
+           : name == "debug" ? log_level::debug
+           : name == "trace" ? log_level::trace
+                             : log_level::unknown;
+  case 7:
+    return name == "warning" ? log_level::warning
+           : name == "verbose" ? log_level::verbose
+                               : log_level::unknown;
+  default:
+    return log_level::unknown;
+  }
+}
+
+std::string_view to_string(stream_type type) noexcept {
+  switch (type) {
+  case stream_type::video: return "video";
+  case stream_type::audio: return "audio";
+  case stream_type::subtitle: return "subtitle";
+  case stream_type::data: return "data";
+  case stream_type::attachment: return "attachment";
+  case stream_type::unknown: break;
+  }
+  return "unknown";
+}
+
+std::optional<version_info> parse_version_line(std::string_view line) {
+  auto s = trim(line);
+  sv head;
+  for (sv h : {sv("ffmpeg version "), sv("ffprobe version "), sv("ffplay version ")})
+    if (starts_with(s, h)) head = h;
+  if (head.empty()) return std::nullopt;
+  s.remove_prefix(head.size());
+  version_info v;
+  auto space = s.find(' ');
+  v.version = utf8(s.substr(0, space));
+  if (space != sv::npos) v.copyright = utf8(trim(s.substr(space)));
+  sv num = v.version;
+  if (!num.empty() && num.front() == 'n') num.remove_prefix(1);
+  int* fields[] = {&v.major, &v.minor, &v.micro};
+  for (int i = 0; i < 3; ++i) {
+    int x = 0;
+    if (!parse_int(num, x)) break;
+    *fields[i] = x;
+    if (num.empty() || num.front() != '.') break;
+    num.remove_prefix(1);
+  }
+  return v;
+}
+
+std::optional<progress> parse_progress_line(std::string_view line) {
+  auto s = trim(line);
+  if (!is_progress_start(s)) return std::nullopt;
+  progress p;
+  bool any = false;
+  while (!s.empty()) {
+    auto eq = s.find('=');
+    if (eq == sv::npos) break;
+    auto key = trim(s.substr(0, eq));
+    s.remove_prefix(eq + 1);
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    auto end = s.find(' ');
+    auto value = s.substr(0, end);
+    s.remove_prefix(end == sv::npos ? s.size() : end);
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    bool na = value == "N/A";
+    if (key == "Lq") {
+      p.final = true;
+      continue;
+    }
+    if (key == "frame") {
+      if (!na) p.frame = number<std::uint64_t>(value);
+    } else if (key == "fps") {
+      if (!na) p.fps = number<double>(value);
+    } else if (key == "q") {
+      if (!na && !p.q) p.q = number<double>(value);
+    } else if (key == "size" || key == "Lsize") {
+      if (key == "Lsize") p.final = true;
+      sv unit;
+      if (auto v = na ? std::nullopt : leading_number(value, &unit)) {
+        double mult = unit == "kB" || unit == "KiB" ? 1024.0
+                      : unit == "mB" || unit == "MiB" ? 1024.0 * 1024
+                      : unit == "B" || unit.empty() ? 1.0
+                                                    : 1024.0;
+        p.size_bytes = static_cast<std::uint64_t>(std::llround(*v * mult));
+      }
+    } else if (key == "time") {
+      if (!na) p.time = clock_time(value);
+    } else if (key == "bitrate") {
+      sv unit;
+      if (auto v = na ? std::nullopt : leading_number(value, &unit))
+        p.bitrate_kbps = starts_with(unit, "mbits") ? *v * 1000 : *v;
+    } else if (key == "speed") {
+      if (!na && ends_with(value, "x")) p.speed = number<double>(value.substr(0, value.size() - 1));
+    } else if (key == "dup") {
+      p.dup = number<std::uint64_t>(value);
+    } else if (key == "drop") {
+      p.drop = number<std::uint64_t>(value);
+    } else if (key == "elapsed") {
+      p.elapsed = clock_time(value);
+    } else {
+      continue;
+    }
+    any = true;
+  }
+  if (!any) return std::nullopt;
+  return p;
+}
+
+log_event parse_line(std::string_view line) {
+  log_parser parser;
+  std::optional<log_event> out;
+  auto sink = [&](log_event&& e) {
+    if (!out) out = std::move(e);
+  };
+  parser.feed(line, sink);
+  parser.finish(sink);
+  if (!out) return log_line{};
+  return std::move(*out);
+}
+
+void log_parser::feed_impl(std::string_view bytes, sink_ref s) {
+  const char* p = bytes.data();
+  const char* end = p + bytes.size();
+  while (p < end) {
+    if (skip_lf_) {
+      skip_lf_ = false;
+      if (*p == '\n') {
+        ++p;
+        continue;
+      }
+    }
+    const char* q = p;
+    while (q < end && *q != '\n' && *q != '\r') ++q;
+    std::size_t n = static_cast<std::size_t>(q - p);
+    if (q == end) { // a partial line: keep it, within the bound
+      while (n > 0) {
+        auto room = max_line - partial_.size();
+        auto take = std::min(n, room);
+        partial_.append(p, take);
+        p += take;
+        n -= take;
+        if (partial_.size() >= max_line) {
+          ++cut_;
+          line(partial_, s);
+          partial_.clear();
+        }
+      }
+      return;
+    }
+    if (partial_.empty()) {
+      if (n > max_line) { // cut a line that came whole but too long
+        for (std::size_t off = 0; off < n; off += max_line) {
+          if (off + max_line < n) ++cut_;
+          line(sv(p + off, std::min(max_line, n - off)), s);
+        }
+      } else {
+        line(sv(p, n), s);
+      }
+    } else {
+      auto room = max_line - partial_.size();
+      if (n > room) {
+        partial_.append(p, room);
+        ++cut_;
+        line(partial_, s);
+        partial_.clear();
+        line(sv(p + room, std::min(n - room, max_line)), s);
+      } else {
+        partial_.append(p, n);
+        line(partial_, s);
+        partial_.clear();
+      }
+    }
+    skip_lf_ = *q == '\r';
+    p = q + 1;
+  }
+}
+
+void log_parser::finish_impl(sink_ref s) {
+  if (!partial_.empty()) {
+    line(partial_, s);
+    partial_.clear();
+  }
+  skip_lf_ = false;
+}
+
+void log_parser::line(std::string_view raw, sink_ref s) {
+  // Prefixes: `[component @ 0x…] ` (one or two) then `[level] `.
+  sv text = raw;
+  log_level level = log_level::unknown;
+  sv component;
+  while (text.size() > 2 && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == sv::npos) break;
+    auto inside = text.substr(1, close - 1);
+    auto lv = parse_log_level(inside);
+    if (lv != log_level::unknown) level = lv;
+    else if (inside.find(" @ ") != sv::npos) component = inside;
+    else break;
+    text.remove_prefix(close + 1);
+    if (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  }
+  auto t = trim(text);
+  if (t.empty()) return;
+  ++lines_;
+
+  auto emit_line = [&] {
+    log_line l;
+    l.level = level;
+    l.component = utf8(component);
+    l.text = utf8(t);
+    s(std::move(l));
+  };
+  const char first = t.front();
+
+  // Stats lines come most often: test for them first.
+  if ((first == 'f' || first == 's' || first == 'L') && is_progress_start(t)) {
+    if (auto p = parse_progress_line(t)) {
+      last_progress_ = p->final ? std::nullopt : std::optional<progress>(*p);
+      s(std::move(*p));
+      return;
+    }
+  }
+  const bool indented = text.size() > 0 && text.front() == ' ';
+  if (section_ == section::mapping && indented && t.find(" -> ") != sv::npos) {
+    if (auto m = mapping_line(t)) {
+      s(std::move(*m));
+    } else { // a filter graph end: `paletteuse -> Stream #0:0 (gif)`
+      stream_mapping_entry e;
+      e.text = utf8(t);
+      s(std::move(e));
+    }
+    return;
+  }
+  if (first == 'S' && starts_with(t, "Stream ")) {
+    if (t == "Stream mapping:") {
+      section_ = section::mapping;
+      emit_line();
+      return;
+    }
+    if (auto st = stream_line(t)) {
+      st->is_output = section_ == section::output;
+      if (section_ == section::output && current_output_ >= 0) st->file_index = current_output_;
+      if (section_ == section::input && current_input_ >= 0) st->file_index = current_input_;
+      s(std::move(*st));
+      return;
+    }
+  } else if (first == 'I' && starts_with(t, "Input #")) {
+    if (auto in = file_line<input_info>(t, "Input #", ", from '")) {
+      section_ = section::input;
+      current_input_ = in->index;
+      s(std::move(*in));
+      return;
+    }
+  } else if (first == 'O' && starts_with(t, "Output #")) {
+    if (auto out = file_line<output_info>(t, "Output #", ", to '")) {
+      section_ = section::output;
+      current_output_ = out->index;
+      sv u = out->url;
+      out->to_stdout = u == "pipe" || u == "pipe:" || u == "pipe:1" || u == "-" ||
+                       u == "/dev/stdout" || u == "fd:" || u == "fd:1";
+      s(std::move(*out));
+      return;
+    }
+  } else if (first == 'D' && indented && starts_with(t, "Duration: ")) {
+    if (auto d = duration_line(t)) {
+      d->input_index = current_input_ < 0 ? 0 : current_input_;
+      s(std::move(*d));
+      return;
+    }
+  } else if (first == 'f' || first == 'p') {
+    if (auto v = parse_version_line(t)) {
+      section_ = section::none;
+      s(std::move(*v));
+      return;
+    }
+  } else if (first == 'c' && starts_with(t, "configuration:")) {
+    configuration_info c;
+    auto flags = trim(t.substr(14));
+    while (!flags.empty()) {
+      auto sp = flags.find(' ');
+      auto f = flags.substr(0, sp);
+      if (!f.empty()) c.flags.push_back(utf8(f));
+      if (sp == sv::npos) break;
+      flags.remove_prefix(sp + 1);
+    }
+    s(std::move(c));
+    return;
+  } else if (first == 'l' && indented && starts_with(t, "lib")) {
+    if (auto lib = library_line(t)) {
+      s(std::move(*lib));
+      return;
+    }
+  }
+  if (section_ == section::mapping && !indented) section_ = section::none;
+  if (last_progress_ && first == 'v' && starts_with(t, "video:") &&
+      t.find(" audio:") != sv::npos) {
+    auto p = std::move(*last_progress_);
+    last_progress_.reset();
+    p.final = true;
+    s(std::move(p));
+  }
+  emit_line();
+}
+
+} // namespace sidecar

@@ -1,0 +1,434 @@
+// relay, tee, file_stream and the ffplay sink with real processes, pipes, sockets and files.
+#include <sidecar/relay.hpp>
+#include <sidecar/tee.hpp>
+#include <sidecar/file_stream.hpp>
+#include <sidecar/ffplay.hpp>
+
+#include "support.hpp"
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <cstdlib>
+
+using namespace sidecar;
+using namespace sidecar::test;
+using namespace asio::experimental::awaitable_operators;
+using asio::awaitable;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t frame_bytes = 64 * 48 * 3;
+
+// ffmpeg writing `frames` rgb24 frames of 64x48 to stdout.
+command producer(int frames) {
+  command c;
+  c.hide_banner().format("lavfi").input("testsrc=size=64x48:rate=25")
+      .frames(static_cast<std::uint64_t>(frames)).rawvideo();
+  return c;
+}
+
+// ffmpeg reading 64x48 rgb24 frames on stdin, counting them (and stopping after `limit`).
+command consumer(std::optional<int> limit = std::nullopt) {
+  command c;
+  c.hide_banner().format("rawvideo").pix_fmt("rgb24").size(64, 48).rate(25.0).input("-");
+  if (limit) c.frames(static_cast<std::uint64_t>(*limit));
+  c.format("null").output("-");
+  return c;
+}
+
+awaitable<std::uint64_t> last_frame_count(ffmpeg_child& ff) {
+  std::uint64_t n = 0;
+  while (auto p = co_await ff.next_progress())
+    if (p->frame) n = *p->frame;
+  co_return n;
+}
+
+// Reads a socket to its end.
+awaitable<std::uint64_t> drain(tcp::socket& s, std::chrono::milliseconds pause = {}) {
+  std::vector<char> buf(64 * 1024);
+  std::uint64_t n = 0;
+  asio::steady_timer t(s.get_executor());
+  for (;;) {
+    auto [ec, got] = co_await s.async_read_some(asio::buffer(buf),
+                                                asio::experimental::as_tuple(asio::use_awaitable));
+    n += got;
+    if (ec) break;
+    if (pause.count()) {
+      t.expires_after(pause);
+      co_await t.async_wait(asio::use_awaitable);
+    }
+  }
+  co_return n;
+}
+
+// A connected loopback pair.
+awaitable<std::pair<tcp::socket, tcp::socket>> socket_pair() {
+  auto ex = co_await asio::this_coro::executor;
+  tcp::acceptor acc(ex, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  tcp::socket a(ex);
+  tcp::socket b = co_await (acc.async_accept(asio::use_awaitable) &&
+                            a.async_connect(acc.local_endpoint(), asio::use_awaitable));
+  co_return std::pair<tcp::socket, tcp::socket>{std::move(a), std::move(b)};
+}
+
+} // namespace
+
+TEST_CASE("relay: ffmpeg stdout into another ffmpeg's stdin, spliced", "[io]") {
+  auto before = open_fds();
+  run([]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto from = producer(50).spawn(ex);
+    auto to = consumer().spawn(ex);
+    REQUIRE(from);
+    REQUIRE(to);
+    REQUIRE(sidecar::detail::can_splice(from->take_stdout().native_handle(),
+                               to->stdin_pipe().native_handle()));
+    auto [moved, frames] =
+        co_await (relay(from->take_stdout(), to->stdin_pipe()) && last_frame_count(*to));
+    REQUIRE(moved);
+    CHECK(*moved == 50 * frame_bytes);
+    CHECK(frames == 50);
+    {
+      auto status = co_await from->wait();
+      CHECK(status);
+    }
+    {
+      auto status = co_await to->wait();
+      CHECK(status);
+    }
+  }());
+  CHECK_FALSE(has_children());
+  CHECK(open_fds() == before);
+}
+
+TEST_CASE("relay: pipe to TCP socket and socket to pipe", "[io]") {
+  run([]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto [a, b] = co_await socket_pair();
+    auto from = producer(40).spawn(ex);
+    REQUIRE(from);
+    auto to = consumer().spawn(ex);
+    REQUIRE(to);
+    // ffmpeg → socket a ⇢ socket b → ffmpeg
+    auto [sent, received, frames] =
+        co_await (relay(from->take_stdout(), a) && relay(b, to->stdin_pipe()) &&
+                  last_frame_count(*to));
+    REQUIRE(sent);
+    REQUIRE(received);
+    CHECK(*sent == 40 * frame_bytes);
+    CHECK(*received == 40 * frame_bytes);
+    CHECK(frames == 40);
+    {
+      auto status = co_await from->wait();
+      CHECK(status);
+    }
+    {
+      auto status = co_await to->wait();
+      CHECK(status);
+    }
+  }());
+}
+
+TEST_CASE("relay: socket to socket copies through a buffer", "[io]") {
+  run([]() -> awaitable<void> {
+    auto [a, b] = co_await socket_pair();
+    auto [c, d] = co_await socket_pair();
+    CHECK_FALSE(sidecar::detail::can_splice(b.native_handle(), c.native_handle()));
+    std::string payload(3 * 1024 * 1024 + 17, 'x');
+    auto send = [&]() -> awaitable<void> {
+      co_await asio::async_write(a, asio::buffer(payload), asio::use_awaitable);
+      a.shutdown(tcp::socket::shutdown_send);
+    };
+    auto [moved, got] = co_await (send() && relay(b, c) && drain(d));
+    REQUIRE(moved);
+    CHECK(*moved == payload.size());
+    CHECK(got == payload.size());
+  }());
+}
+
+TEST_CASE("relay: into a file and from a file", "[io]") {
+  temp_dir dir;
+  auto path = dir / "frames.raw";
+  run([](std::filesystem::path path) -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    {
+      auto from = producer(30).spawn(ex);
+      REQUIRE(from);
+      auto file = file_stream::open(ex, path, file_stream::mode::write_truncate);
+      REQUIRE(file);
+      auto moved = co_await relay(from->take_stdout(), *file);
+      REQUIRE(moved);
+      CHECK(*moved == 30 * frame_bytes);
+      {
+        auto status = co_await from->wait();
+        CHECK(status);
+      }
+    }
+    CHECK(std::filesystem::file_size(path) == 30 * frame_bytes);
+    auto to = consumer().spawn(ex);
+    REQUIRE(to);
+    auto file = file_stream::open(ex, path);
+    REQUIRE(file);
+    auto [moved, frames] = co_await (relay(*file, to->stdin_pipe()) && last_frame_count(*to));
+    REQUIRE(moved);
+    CHECK(*moved == 30 * frame_bytes);
+    CHECK(frames == 30);
+    {
+      auto status = co_await to->wait();
+      CHECK(status);
+    }
+    // Without splice the same bytes arrive.
+    auto again = file_stream::open(ex, path);
+    auto copy = file_stream::open(ex, path.string() + ".copy", file_stream::mode::write_truncate);
+    REQUIRE(again);
+    REQUIRE(copy);
+    relay_options o;
+    o.allow_splice = false;
+    o.chunk_size = 1000;
+    auto copied = co_await relay(*again, *copy, o);
+    REQUIRE(copied);
+    CHECK(*copied == 30 * frame_bytes);
+  }(path));
+  CHECK(std::filesystem::file_size(path.string() + ".copy") == 30 * frame_bytes);
+}
+
+TEST_CASE("relay: a sink that exits early is an error, not a hang", "[io]") {
+  run([]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto from = producer(2000).spawn(ex);
+    auto to = consumer(5).spawn(ex); // takes 5 frames, then exits
+    REQUIRE(from);
+    REQUIRE(to);
+    auto moved = co_await relay(from->take_stdout(), to->stdin_pipe());
+    REQUIRE_FALSE(moved);
+    CHECK(moved.error().code() == std::errc::broken_pipe);
+    CHECK(moved.error().message().find("relay") != std::string::npos);
+    {
+      auto status = co_await to->wait();
+      CHECK(status);
+    }
+    // Dropping its stdout ends the producer (EPIPE), however full its pipe is.
+    from->process().stdout_pipe().close();
+    (void)co_await from->wait();
+  }());
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("tee: one ffmpeg to a file and another ffmpeg at once", "[io]") {
+  temp_dir dir;
+  auto path = dir / "copy.raw";
+  run([](std::filesystem::path path) -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto from = producer(60).spawn(ex);
+    auto to = consumer().spawn(ex);
+    auto file = file_stream::open(ex, path, file_stream::mode::write_truncate);
+    REQUIRE(from);
+    REQUIRE(to);
+    REQUIRE(file);
+    tee_options o;
+    o.high_water = 2 * frame_bytes;
+    o.chunk_size = 4096;
+    auto [r, frames] =
+        co_await (tee(o, from->take_stdout(), *file, to->stdin_pipe()) && last_frame_count(*to));
+    REQUIRE(r);
+    CHECK(r->bytes == 60 * frame_bytes);
+    REQUIRE(r->sinks.size() == 2);
+    CHECK(r->sinks[0].bytes == 60 * frame_bytes);
+    CHECK(r->sinks[1].bytes == 60 * frame_bytes);
+    CHECK_FALSE(r->sinks[0].failed);
+    CHECK_FALSE(r->sinks[1].failed);
+    CHECK(frames == 60);
+    {
+      auto status = co_await from->wait();
+      CHECK(status);
+    }
+    {
+      auto status = co_await to->wait();
+      CHECK(status);
+    }
+  }(path));
+  CHECK(std::filesystem::file_size(path) == 60 * frame_bytes);
+}
+
+TEST_CASE("tee: a failing sink is dropped, the others get everything", "[io]") {
+  run([]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto from = producer(100).spawn(ex);
+    auto quitter = consumer(3).spawn(ex);
+    auto full = consumer().spawn(ex);
+    REQUIRE(from);
+    REQUIRE(quitter);
+    REQUIRE(full);
+    auto [r, frames] = co_await (tee(from->take_stdout(), quitter->stdin_pipe(),
+                                     full->stdin_pipe()) &&
+                                 last_frame_count(*full));
+    REQUIRE(r);
+    CHECK(r->bytes == 100 * frame_bytes);
+    REQUIRE(r->sinks[0].failed);
+    CHECK(r->sinks[0].failed->code().value() == EPIPE);
+    CHECK(r->sinks[0].bytes < 100 * frame_bytes);
+    CHECK_FALSE(r->sinks[1].failed);
+    CHECK(r->sinks[1].bytes == 100 * frame_bytes);
+    CHECK(frames == 100);
+    {
+      auto status = co_await quitter->wait();
+      CHECK(status);
+    }
+    {
+      auto status = co_await full->wait();
+      CHECK(status);
+    }
+    {
+      auto status = co_await from->wait();
+      CHECK(status);
+    }
+  }());
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("tee: fail_all stops at the first failing sink", "[io]") {
+  run([]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto from = producer(1000).spawn(ex);
+    auto quitter = consumer(3).spawn(ex);
+    auto [a, b] = co_await socket_pair();
+    REQUIRE(from);
+    REQUIRE(quitter);
+    tee_options o;
+    o.on_error = tee_options::on_sink_error::fail_all;
+    auto [r, got] = co_await (tee(o, from->take_stdout(), quitter->stdin_pipe(), a) && drain(b));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code().value() == EPIPE);
+    CHECK(got < 1000 * frame_bytes);
+    from->process().stdout_pipe().close();
+    (void)co_await from->wait();
+    {
+      auto status = co_await quitter->wait();
+      CHECK(status);
+    }
+  }());
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("tee: a slow sink slows the source instead of growing memory", "[io]") {
+  run(
+      []() -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto [a, b] = co_await socket_pair();
+        auto [c, d] = co_await socket_pair();
+        // Small socket buffers, so the backlog is ours to bound, not the kernel's.
+        a.set_option(asio::socket_base::send_buffer_size(16 * 1024));
+        b.set_option(asio::socket_base::receive_buffer_size(16 * 1024));
+        const std::size_t total = 8 * 1024 * 1024;
+        std::string payload(total, 'y');
+        auto send = [&]() -> awaitable<void> {
+          co_await asio::async_write(c, asio::buffer(payload), asio::use_awaitable);
+          c.shutdown(tcp::socket::shutdown_send);
+        };
+        // The sink file is /dev/null-fast; the socket sink is read 64 KiB per 5 ms.
+        auto null = file_stream::open(ex, "/dev/null", file_stream::mode::write_append);
+        REQUIRE(null);
+        tee_options o;
+        o.high_water = 256 * 1024;
+        o.chunk_size = 64 * 1024;
+        auto [r, got] = co_await (send() && tee(o, d, *null, a) && drain(b, 5ms));
+        REQUIRE(r);
+        CHECK(r->bytes == total);
+        CHECK(r->sinks[0].bytes == total);
+        CHECK(r->sinks[1].bytes == total);
+        CHECK(got == total);
+        // The fast sink never ran further ahead than the high-water mark (plus the chunk
+        // that crossed it): the slow one set the pace.
+        CHECK(r->peak_backlog <= o.high_water + o.chunk_size);
+        CHECK(r->peak_backlog >= o.high_water);
+      }(),
+      60s);
+}
+
+TEST_CASE("ffplay consumes a matroska stream relayed from ffmpeg and exits 0", "[io][ffplay]") {
+  run(
+      []() -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto ff = command{}
+                      .hide_banner()
+                      .format("lavfi").input("testsrc=size=160x120:rate=25:duration=2")
+                      .format("lavfi").input("sine=frequency=440:duration=2")
+                      .codec_video("mpeg4").codec_audio("pcm_s16le").format("matroska")
+                      .output("-")
+                      .spawn(ex);
+        REQUIRE(ff);
+        ffplay_options o;
+        o.headless = true;
+        o.format = "matroska";
+        auto player = ffplay(ex, o);
+        REQUIRE(player);
+        auto moved = co_await relay(ff->take_stdout(), player->stdin_pipe());
+        REQUIRE(moved);
+        CHECK(*moved > 10000);
+        {
+          auto status = co_await ff->wait();
+          CHECK(status);
+        }
+        auto st = co_await player->wait();
+        REQUIRE(st);
+        CHECK(st->success());
+      }(),
+      60s);
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("tee to ffplay and a file at once", "[io][ffplay]") {
+  temp_dir dir;
+  auto path = dir / "copy.mkv";
+  run(
+      [](std::filesystem::path path) -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto ff = command{}
+                      .hide_banner()
+                      .format("lavfi").input("testsrc=size=160x120:rate=25:duration=2")
+                      .codec_video("mpeg4").format("matroska").output("-")
+                      .spawn(ex);
+        REQUIRE(ff);
+        ffplay_options o;
+        o.headless = true;
+        auto player = ffplay(ex, o);
+        REQUIRE(player);
+        auto file = file_stream::open(ex, path, file_stream::mode::write_truncate);
+        REQUIRE(file);
+        auto r = co_await tee(ff->take_stdout(), player->stdin_pipe(), *file);
+        REQUIRE(r);
+        CHECK(r->sinks[0].bytes == r->bytes);
+        CHECK(r->sinks[1].bytes == r->bytes);
+        {
+          auto status = co_await ff->wait();
+          CHECK(status);
+        }
+        {
+          auto status = co_await player->wait();
+          CHECK(status);
+        }
+        // The copy is a whole stream ffmpeg can read back.
+        auto back = command{}.input(path.string()).format("null").output("-").spawn(ex);
+        REQUIRE(back);
+        auto frames = co_await last_frame_count(*back);
+        CHECK(frames == 50);
+        {
+          auto status = co_await back->wait();
+          CHECK(status);
+        }
+      }(path),
+      60s);
+}
+
+TEST_CASE("a missing ffplay is a clear error at once", "[io][ffplay]") {
+  ::setenv("SIDECAR_FFPLAY", "/nonexistent/ffplay", 1);
+  asio::io_context ctx;
+  auto player = ffplay(ctx.get_executor());
+  ::unsetenv("SIDECAR_FFPLAY");
+  REQUIRE_FALSE(player);
+  CHECK(player.error() == errc::binary_not_found);
+  CHECK(player.error().message().find("ffplay") != std::string::npos);
+}

@@ -1,0 +1,601 @@
+// The stderr parser and the -progress reader on recorded (5.1) and documented (4.x, 6.x, 7.x)
+// fixtures, split feeds, long lines, bad bytes and every stats-line variant.
+#include <sidecar/log.hpp>
+
+#include "catch.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+using namespace sidecar;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::filesystem::path fixtures() {
+  const char* root = std::getenv("SIDECAR_SOURCE_ROOT");
+  return std::filesystem::path(root ? root : ".") / "tests/log/fixtures";
+}
+
+// A fixture's bytes without its leading `#` comment lines (where documented ones cite their
+// sources).
+std::string fixture(const std::string& name) {
+  std::ifstream in(fixtures() / name, std::ios::binary);
+  REQUIRE(in);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t at = 0;
+  while (at < all.size() && all[at] == '#') at = all.find('\n', at) + 1;
+  return all.substr(at);
+}
+
+std::string show(const std::optional<std::chrono::microseconds>& t) {
+  return t ? std::to_string(t->count()) : "-";
+}
+template <class T> std::string show(const std::optional<T>& v) {
+  if (!v) return "-";
+  std::ostringstream o;
+  o << *v;
+  return o.str();
+}
+
+// One line per event, every field: equal strings mean equal event streams.
+std::string serialize(const log_event& e) {
+  std::ostringstream o;
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, version_info>)
+          o << "version " << v.version << ' ' << v.major << '.' << v.minor << '.' << v.micro;
+        else if constexpr (std::is_same_v<T, configuration_info>)
+          o << "configuration " << v.flags.size();
+        else if constexpr (std::is_same_v<T, library_version>)
+          o << "library " << v.name << ' ' << v.compiled << ' ' << v.runtime;
+        else if constexpr (std::is_same_v<T, input_info>)
+          o << "input " << v.index << ' ' << v.format << ' ' << v.url;
+        else if constexpr (std::is_same_v<T, duration_info>)
+          o << "duration " << v.input_index << ' ' << show(v.duration) << ' ' << show(v.start)
+            << ' ' << show(v.bitrate_kbps);
+        else if constexpr (std::is_same_v<T, stream_info>)
+          o << "stream " << v.is_output << ' ' << v.file_index << ':' << v.stream_index << ' '
+            << v.id << ' ' << v.language << ' ' << to_string(v.type) << ' ' << v.codec << ' '
+            << v.pix_fmt << ' ' << v.width << 'x' << v.height << ' ' << show(v.fps) << ' '
+            << v.sample_rate << ' ' << v.channel_layout << ' ' << v.sample_format;
+        else if constexpr (std::is_same_v<T, stream_mapping_entry>)
+          o << "mapping " << v.input_file << ':' << v.input_stream << ' ' << v.output_file << ':'
+            << v.output_stream << ' ' << v.copy << ' ' << v.text;
+        else if constexpr (std::is_same_v<T, output_info>)
+          o << "output " << v.index << ' ' << v.format << ' ' << v.url << ' ' << v.to_stdout;
+        else if constexpr (std::is_same_v<T, progress>)
+          o << "progress " << show(v.frame) << ' ' << show(v.fps) << ' ' << show(v.q) << ' '
+            << show(v.size_bytes) << ' ' << show(v.time) << ' ' << show(v.bitrate_kbps) << ' '
+            << show(v.speed) << ' ' << show(v.dup) << ' ' << show(v.drop) << ' '
+            << show(v.elapsed) << ' ' << v.final;
+        else if constexpr (std::is_same_v<T, log_line>)
+          o << "log " << to_string(v.level) << " [" << v.component << "] " << v.text;
+      },
+      e);
+  return o.str();
+}
+
+std::vector<log_event> parse_all(std::string_view bytes) {
+  log_parser p;
+  std::vector<log_event> out;
+  auto sink = [&](log_event&& e) { out.push_back(std::move(e)); };
+  p.feed(bytes, sink);
+  p.finish(sink);
+  return out;
+}
+
+std::vector<std::string> serialize_all(const std::vector<log_event>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) out.push_back(serialize(e));
+  return out;
+}
+
+template <class T> std::vector<T> all_of(const std::vector<log_event>& events) {
+  std::vector<T> out;
+  for (const auto& e : events)
+    if (auto* v = std::get_if<T>(&e)) out.push_back(*v);
+  return out;
+}
+
+const std::vector<std::string> all_fixtures = {
+    "4.x-documented.log", "5.1-audio-only.log",    "5.1-image.log",
+    "5.1-invalid-filter.log", "5.1-missing-input.log", "5.1-multi-output.log",
+    "5.1-rawvideo-pipe.log", "5.1-unknown-encoder.log", "5.1-verbose-copy.log",
+    "6.x-documented.log", "7.x-documented.log"};
+
+} // namespace
+
+TEST_CASE("5.1 rawvideo to a pipe: banner, metadata, progress", "[log]") {
+  auto ev = parse_all(fixture("5.1-rawvideo-pipe.log"));
+  auto versions = all_of<version_info>(ev);
+  REQUIRE(versions.size() == 1);
+  CHECK(versions[0].version == "5.1.9-0+deb12u1");
+  CHECK(versions[0].major == 5);
+  CHECK(versions[0].minor == 1);
+  CHECK(versions[0].micro == 9);
+  REQUIRE(all_of<configuration_info>(ev).size() == 1);
+  CHECK(all_of<configuration_info>(ev)[0].flags.size() > 10);
+  auto libs = all_of<library_version>(ev);
+  REQUIRE(libs.size() == 8);
+  CHECK(libs[0].name == "libavutil");
+  CHECK(libs[0].compiled == "57.28.100");
+  CHECK(libs[3].name == "libavdevice");
+  CHECK(libs[3].runtime == "59.7.100");
+
+  auto inputs = all_of<input_info>(ev);
+  REQUIRE(inputs.size() == 1);
+  CHECK(inputs[0].format == "lavfi");
+  CHECK(inputs[0].url == "testsrc=duration=2:size=320x240:rate=25");
+  auto durations = all_of<duration_info>(ev);
+  REQUIRE(durations.size() == 1);
+  CHECK_FALSE(durations[0].duration);
+  REQUIRE(durations[0].start);
+  CHECK(*durations[0].start == 0us);
+  CHECK_FALSE(durations[0].bitrate_kbps);
+
+  auto streams = all_of<stream_info>(ev);
+  REQUIRE(streams.size() == 2);
+  CHECK_FALSE(streams[0].is_output);
+  CHECK(streams[0].codec == "rawvideo");
+  CHECK(streams[0].pix_fmt == "rgb24");
+  CHECK(streams[0].width == 320);
+  CHECK(streams[0].height == 240);
+  REQUIRE(streams[0].fps);
+  CHECK(*streams[0].fps == 25.0); // from "25 tbr"
+  CHECK(streams[1].is_output);
+  CHECK(streams[1].file_index == 0);
+  CHECK(streams[1].pix_fmt == "rgb24");
+  REQUIRE(streams[1].fps);
+  CHECK(*streams[1].fps == 25.0);
+
+  auto map = all_of<stream_mapping_entry>(ev);
+  REQUIRE(map.size() == 1);
+  CHECK(map[0].input_file == 0);
+  CHECK(map[0].output_stream == 0);
+  CHECK_FALSE(map[0].copy);
+  auto outputs = all_of<output_info>(ev);
+  REQUIRE(outputs.size() == 1);
+  CHECK(outputs[0].format == "rawvideo");
+  CHECK(outputs[0].url == "pipe:1");
+  CHECK(outputs[0].to_stdout);
+
+  auto ps = all_of<progress>(ev);
+  REQUIRE(ps.size() == 2);
+  CHECK_FALSE(ps[0].speed); // speed=N/A
+  CHECK_FALSE(ps[0].bitrate_kbps);
+  CHECK(ps[1].final);
+  CHECK(*ps[1].frame == 50);
+  CHECK(*ps[1].size_bytes == 11250u * 1024);
+  CHECK(*ps[1].time == 2s);
+  CHECK(*ps[1].bitrate_kbps == Approx(46080.0));
+  CHECK(*ps[1].speed == Approx(80.6));
+  CHECK(*ps[1].q == Approx(-0.0));
+  // "Press [q]" and the summary are plain info lines.
+  auto lines = all_of<log_line>(ev);
+  CHECK(std::any_of(lines.begin(), lines.end(), [](auto& l) {
+    return l.level == log_level::info && l.text.starts_with("Press [q] to stop");
+  }));
+}
+
+TEST_CASE("5.1 audio only: stats without frame=, the summary marks the last one final",
+          "[log]") {
+  auto ev = parse_all(fixture("5.1-audio-only.log"));
+  auto streams = all_of<stream_info>(ev);
+  REQUIRE(streams.size() == 2);
+  CHECK(streams[0].type == stream_type::audio);
+  CHECK(streams[0].codec == "pcm_s16le");
+  CHECK(streams[0].sample_rate == 44100);
+  CHECK(streams[0].channel_layout == "mono");
+  CHECK(streams[0].sample_format == "s16");
+  CHECK(streams[1].codec == "mp3");
+  CHECK(streams[1].sample_format == "s16p");
+  CHECK(all_of<duration_info>(ev)[0].bitrate_kbps == 705.0);
+  auto ps = all_of<progress>(ev);
+  REQUIRE(ps.size() == 3); // two stats lines, the last repeated as final
+  CHECK_FALSE(ps[0].frame);
+  CHECK(*ps[1].size_bytes == 24u * 1024);
+  CHECK(*ps[1].time == 3s);
+  CHECK_FALSE(ps[1].final);
+  CHECK(ps[2].final);
+  CHECK(*ps[2].time == 3s);
+  CHECK(std::count_if(ps.begin(), ps.end(), [](auto& p) { return p.final; }) == 1);
+}
+
+TEST_CASE("5.1 multi-output: files, stream ids, languages, copy, stdout", "[log]") {
+  auto ev = parse_all(fixture("5.1-multi-output.log"));
+  auto outputs = all_of<output_info>(ev);
+  REQUIRE(outputs.size() == 3);
+  CHECK(outputs[0].index == 1); // ffmpeg printed Output #1 first
+  CHECK(outputs[0].format == "ipod");
+  CHECK_FALSE(outputs[0].to_stdout);
+  CHECK(outputs[2].index == 2);
+  CHECK(outputs[2].to_stdout);
+  auto streams = all_of<stream_info>(ev);
+  REQUIRE(streams.size() == 5);
+  const auto& v = streams[0];
+  CHECK(v.id == "0x1");
+  CHECK(v.language == "und");
+  CHECK(v.codec == "h264");
+  CHECK(v.pix_fmt == "yuv444p");
+  CHECK(v.width == 320);
+  CHECK(*v.fps == 25.0);
+  const auto& a = streams[1];
+  CHECK(a.id == "0x2");
+  CHECK(a.language == "eng");
+  CHECK(a.type == stream_type::audio);
+  CHECK(a.sample_format == "fltp");
+  // Output streams carry their output's index.
+  CHECK(streams[2].is_output);
+  CHECK(streams[2].file_index == 1);
+  CHECK(streams[3].file_index == 0);
+  CHECK(streams[3].pix_fmt == "yuv420p");
+  CHECK(streams[4].file_index == 2);
+  CHECK(streams[4].pix_fmt == "gray");
+  CHECK(streams[4].width == 160);
+  auto map = all_of<stream_mapping_entry>(ev);
+  REQUIRE(map.size() == 3);
+  CHECK(map[1].copy);
+  CHECK(map[1].output_file == 1);
+  CHECK(map[2].output_file == 2);
+  auto durations = all_of<duration_info>(ev);
+  REQUIRE(durations.size() == 1);
+  CHECK(*durations[0].duration == 5s);
+  CHECK(*durations[0].bitrate_kbps == 119.0);
+  auto ps = all_of<progress>(ev);
+  REQUIRE_FALSE(ps.empty());
+  CHECK(ps.back().final); // `Lq=` on the last line
+  CHECK(*ps.back().frame == 125);
+  CHECK(*ps.front().q == Approx(4.7)); // the first of two q=
+}
+
+TEST_CASE("5.1 failures: error and fatal lines keep their level and component", "[log]") {
+  auto missing = all_of<log_line>(parse_all(fixture("5.1-missing-input.log")));
+  REQUIRE(missing.size() == 1);
+  CHECK(missing[0].level == log_level::error);
+  CHECK(missing[0].text == "/nonexistent/input.mp4: No such file or directory");
+
+  auto encoder = all_of<log_line>(parse_all(fixture("5.1-unknown-encoder.log")));
+  REQUIRE_FALSE(encoder.empty());
+  CHECK(encoder.back().level == log_level::fatal);
+  CHECK(encoder.back().text == "Unknown encoder 'no_such_codec'");
+
+  auto filter = all_of<log_line>(parse_all(fixture("5.1-invalid-filter.log")));
+  auto it = std::find_if(filter.begin(), filter.end(),
+                         [](auto& l) { return l.text.find("No such filter") != std::string::npos; });
+  REQUIRE(it != filter.end());
+  CHECK(it->level == log_level::error);
+  CHECK(it->component.starts_with("AVFilterGraph @ 0x"));
+  CHECK(it->text == "No such filter: 'no_such_filter'");
+
+  auto image = all_of<log_line>(parse_all(fixture("5.1-image.log")));
+  CHECK(std::count_if(image.begin(), image.end(), [](auto& l) {
+          return l.level == log_level::warning && l.component.starts_with("image2 @");
+        }) == 2);
+}
+
+TEST_CASE("5.1 verbose: every line parses, levels include verbose", "[log]") {
+  auto ev = parse_all(fixture("5.1-verbose-copy.log"));
+  auto lines = all_of<log_line>(ev);
+  CHECK(std::any_of(lines.begin(), lines.end(),
+                    [](auto& l) { return l.level == log_level::verbose; }));
+  CHECK(all_of<input_info>(ev).size() == 1);
+  CHECK(all_of<output_info>(ev).size() == 1);
+  auto map = all_of<stream_mapping_entry>(ev);
+  REQUIRE(map.size() == 2);
+  CHECK(map[0].copy);
+  CHECK(map[1].copy);
+  for (const auto& l : lines) CHECK(l.level != log_level::unknown);
+}
+
+TEST_CASE("ffmpeg 4.x: component tags, filter graph mapping, kB, dup/drop", "[log]") {
+  auto ev = parse_all(fixture("4.x-documented.log"));
+  auto v = all_of<version_info>(ev);
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].version == "4.3.1-static");
+  CHECK(v[0].major == 4);
+  CHECK(v[0].micro == 1);
+  auto in = all_of<input_info>(ev);
+  REQUIRE(in.size() == 1);
+  CHECK(in[0].format == "rtsp");
+  auto streams = all_of<stream_info>(ev);
+  REQUIRE(streams.size() == 3);
+  CHECK(streams[0].type == stream_type::audio);
+  CHECK(streams[0].sample_rate == 48000);
+  CHECK(streams[1].pix_fmt == "yuvj420p");
+  CHECK(streams[1].width == 1280);
+  CHECK(streams[1].height == 720);
+  CHECK(*streams[1].fps == 15.0);
+  CHECK(streams[2].is_output);
+  CHECK(streams[2].pix_fmt == "pal8");
+  auto map = all_of<stream_mapping_entry>(ev);
+  REQUIRE(map.size() == 2);
+  CHECK(map[0].input_stream == 1);
+  CHECK(map[0].output_file == -1); // into a filter graph
+  CHECK(map[1].text == "paletteuse -> Stream #0:0 (gif)");
+  auto lines = all_of<log_line>(ev);
+  auto pg = std::find_if(lines.begin(), lines.end(),
+                         [](auto& l) { return l.component.starts_with("Parsed_palettegen_0"); });
+  REQUIRE(pg != lines.end());
+  CHECK(pg->level == log_level::info);
+  auto ps = all_of<progress>(ev);
+  REQUIRE(ps.size() == 3);
+  CHECK(*ps[0].speed == Approx(0.00222));
+  CHECK(*ps[1].dup == 1);
+  CHECK(*ps[1].drop == 2);
+  CHECK(ps[2].final);
+  CHECK(*ps[2].size_bytes == 300u * 1024);
+}
+
+TEST_CASE("ffmpeg 6.x: KiB, exponent speed, negative time, subtitle and attachment", "[log]") {
+  auto ev = parse_all(fixture("6.x-documented.log"));
+  auto v = all_of<version_info>(ev);
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].major == 6);
+  CHECK(v[0].minor == 1);
+  auto d = all_of<duration_info>(ev);
+  REQUIRE(d.size() == 1);
+  CHECK(*d[0].duration == std::chrono::microseconds(5614900000));
+  CHECK(*d[0].start == -7000us);
+  auto streams = all_of<stream_info>(ev);
+  REQUIRE(streams.size() == 5);
+  CHECK(*streams[0].fps == Approx(23.98));
+  CHECK(streams[1].channel_layout == "5.1(side)");
+  CHECK(streams[1].language == "jpn");
+  CHECK(streams[2].type == stream_type::subtitle);
+  CHECK(streams[2].codec == "subrip");
+  CHECK(streams[3].type == stream_type::attachment);
+  CHECK(streams[4].is_output);
+  CHECK(streams[4].sample_format == "s16");
+  auto out = all_of<output_info>(ev);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].to_stdout); // 'pipe:'
+  auto ps = all_of<progress>(ev);
+  REQUIRE(ps.size() == 4);
+  CHECK(*ps[0].size_bytes == 1024u * 1024);
+  CHECK(*ps[0].speed == Approx(2290.0));
+  CHECK(*ps[1].time == -40000us);
+  CHECK_FALSE(ps[1].size_bytes);
+  CHECK_FALSE(ps[2].final);
+  CHECK(ps[3].final); // repeated from the [out#0/wav] summary
+  auto lines = all_of<log_line>(ev);
+  CHECK(std::any_of(lines.begin(), lines.end(),
+                    [](auto& l) { return l.component.starts_with("out#0/wav @"); }));
+}
+
+TEST_CASE("ffmpeg 7.x: elapsed=, KiB, 59.94 fps, stream keys stay in the url", "[log]") {
+  auto ev = parse_all(fixture("7.x-documented.log"));
+  auto v = all_of<version_info>(ev);
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].major == 7);
+  CHECK(v[0].micro == 2);
+  CHECK(all_of<library_version>(ev).size() == 3);
+  auto streams = all_of<stream_info>(ev);
+  REQUIRE(streams.size() == 4);
+  CHECK(*streams[0].fps == Approx(59.94));
+  CHECK(streams[0].width == 1920);
+  auto ps = all_of<progress>(ev);
+  REQUIRE(ps.size() == 3);
+  CHECK(*ps[0].elapsed == 10150000us);
+  CHECK(*ps[0].size_bytes == 16640u * 1024);
+  CHECK(*ps[0].fps == 235.0);
+  CHECK(*ps[1].drop == 3);
+  CHECK(ps[2].final);
+  CHECK(*ps[2].frame == 7193);
+  CHECK(*ps[2].time == 120s);
+  CHECK(*ps[2].q == Approx(-1.0));
+  auto lines = all_of<log_line>(ev);
+  auto vist = std::find_if(lines.begin(), lines.end(),
+                           [](auto& l) { return l.component.starts_with("vist#0:0/h264 @"); });
+  REQUIRE(vist != lines.end());
+  CHECK(vist->level == log_level::warning);
+}
+
+TEST_CASE("every fixture parses the same whole, byte by byte and in random slices", "[log]") {
+  std::mt19937 rng(1234);
+  for (const auto& name : all_fixtures) {
+    INFO(name);
+    auto bytes = fixture(name);
+    auto whole = serialize_all(parse_all(bytes));
+    REQUIRE_FALSE(whole.empty());
+
+    log_parser one;
+    std::vector<log_event> got;
+    auto sink = [&](log_event&& e) { got.push_back(std::move(e)); };
+    for (char c : bytes) one.feed(std::string_view(&c, 1), sink);
+    one.finish(sink);
+    CHECK(serialize_all(got) == whole);
+
+    for (int round = 0; round < 5; ++round) {
+      log_parser sliced;
+      got.clear();
+      std::size_t at = 0;
+      while (at < bytes.size()) {
+        auto n = std::uniform_int_distribution<std::size_t>(1, 97)(rng);
+        sliced.feed(std::string_view(bytes).substr(at, n), sink);
+        at += n;
+      }
+      sliced.finish(sink);
+      CHECK(serialize_all(got) == whole);
+    }
+  }
+}
+
+TEST_CASE("line endings: \\n, \\r, \\r\\n and a last line without one", "[log]") {
+  auto ev = parse_all("[info] a\r\n[info] b\r[info] c\n\n\n[warning] d");
+  auto lines = all_of<log_line>(ev);
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0].text == "a");
+  CHECK(lines[1].text == "b");
+  CHECK(lines[2].text == "c");
+  CHECK(lines[3].text == "d");
+  CHECK(lines[3].level == log_level::warning);
+  // \r\n split across feeds is still one line ending.
+  log_parser p;
+  std::vector<log_event> got;
+  auto sink = [&](log_event&& e) { got.push_back(std::move(e)); };
+  p.feed("x\r", sink);
+  p.feed("\ny\n", sink);
+  CHECK(got.size() == 2);
+}
+
+TEST_CASE("a line longer than the bound is cut, memory stays bounded", "[log]") {
+  log_parser p;
+  std::size_t events = 0, longest = 0;
+  auto sink = [&](log_event&& e) {
+    ++events;
+    if (auto* l = std::get_if<log_line>(&e)) longest = std::max(longest, l->text.size());
+  };
+  std::string chunk(4096, 'a');
+  for (int i = 0; i < 256; ++i) p.feed(chunk, sink); // 1 MiB without a newline
+  p.feed("\n", sink);
+  p.finish(sink);
+  CHECK(p.cut_lines() >= 15);
+  CHECK(longest <= log_parser::max_line);
+  CHECK(events == 16);
+  // The same line arriving whole is cut the same way.
+  std::string big(1 << 20, 'b');
+  big += '\n';
+  auto whole = parse_all(big);
+  CHECK(whole.size() == 16);
+}
+
+TEST_CASE("bytes that are not UTF-8 become U+FFFD, valid UTF-8 stays", "[log]") {
+  auto ev = parse_all("[error] bad \xff\xfe name \xc3\x28 \xe2\x82\xac ok \xed\xa0\x80\n");
+  auto lines = all_of<log_line>(ev);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].text ==
+        "bad \xEF\xBF\xBD\xEF\xBF\xBD name \xEF\xBF\xBD( \xE2\x82\xAC ok "
+        "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  auto in = all_of<input_info>(parse_all("Input #0, mov, from '/tmp/\xff.mp4':\n"));
+  REQUIRE(in.size() == 1);
+  CHECK(in[0].url == "/tmp/\xEF\xBF\xBD.mp4");
+}
+
+TEST_CASE("every stats-line variant", "[log]") {
+  struct row {
+    const char* line;
+    std::optional<std::uint64_t> frame;
+    std::optional<std::uint64_t> size;
+    std::optional<std::int64_t> time_us;
+    std::optional<double> speed;
+    bool final;
+  };
+  const row rows[] = {
+      {"frame=  250 fps=0.0 q=-0.0 Lsize=N/A time=00:00:10.00 bitrate=N/A speed= 114x", 250,
+       std::nullopt, 10000000, 114.0, true},
+      {"frame=    1 fps=0.0 q=0.0 size=       0kB time=00:00:00.00 bitrate=N/A speed=N/A    ", 1,
+       0, 0, std::nullopt, false},
+      {"size=     188kB time=00:00:12.00 bitrate= 128.3kbits/s speed= 521x", std::nullopt,
+       188 * 1024, 12000000, 521.0, false},
+      {"size=     188KiB time=00:00:12.00 bitrate= 128.3kbits/s speed= 521x", std::nullopt,
+       188 * 1024, 12000000, 521.0, false},
+      {"frame=   10 fps=5.0 q=-1.0 size=N/A time=N/A bitrate=N/A speed=2.29e+03x", 10,
+       std::nullopt, std::nullopt, 2290.0, false},
+      {"frame= 2388 fps=235 q=21.0 size=   16640KiB time=00:00:39.75 bitrate=3429.3kbits/s "
+       "speed=3.91x elapsed=0:00:10.15    ",
+       2388, 16640 * 1024, 39750000, 3.91, false},
+      {"frame=    3 fps=0.0 q=0.0 size=       0kB time=-00:00:00.04 bitrate=  -0.0kbits/s "
+       "dup=1 drop=0 speed=N/A",
+       3, 0, -40000, std::nullopt, false},
+      {"frame=   42 fps= 21 q=28.0 Lsize=    512kB time=01:02:03.50 bitrate=   1.1kbits/s "
+       "speed=   1x",
+       42, 512 * 1024, 3723500000, 1.0, true},
+  };
+  for (const auto& r : rows) {
+    INFO(r.line);
+    auto p = parse_progress_line(r.line);
+    REQUIRE(p);
+    CHECK(p->frame == r.frame);
+    CHECK(p->size_bytes == r.size);
+    if (r.time_us) {
+      REQUIRE(p->time);
+      CHECK(p->time->count() == *r.time_us);
+    } else {
+      CHECK_FALSE(p->time);
+    }
+    if (r.speed) {
+      REQUIRE(p->speed);
+      CHECK(*p->speed == Approx(*r.speed));
+    } else {
+      CHECK_FALSE(p->speed);
+    }
+    CHECK(p->final == r.final);
+    // Through the parser, with a level prefix and a \r ending, the same.
+    auto ev = parse_all(std::string("[info] ") + r.line + "\r");
+    REQUIRE(ev.size() == 1);
+    CHECK(std::holds_alternative<progress>(ev[0]));
+  }
+  CHECK_FALSE(parse_progress_line("frame rate is 25"));
+  CHECK_FALSE(parse_progress_line("video:300kB audio:0kB muxing overhead: 0.1%"));
+}
+
+TEST_CASE("parse_line and parse_version_line outside a stream", "[log]") {
+  CHECK(std::holds_alternative<version_info>(
+      parse_line("ffprobe version n7.1 Copyright (c) 2007-2024 the FFmpeg developers")));
+  auto v = parse_version_line("ffmpeg version N-113296-g2b0a4a7 Copyright (c) 2000-2024");
+  REQUIRE(v);
+  CHECK(v->version == "N-113296-g2b0a4a7");
+  CHECK(v->major == -1);
+  auto n = parse_version_line("ffprobe version n7.1 Copyright");
+  REQUIRE(n);
+  CHECK(n->major == 7);
+  CHECK(n->minor == 1);
+  CHECK_FALSE(parse_version_line("ffmpeg: command not found"));
+  auto s = parse_line("  Stream #0:2[0x3](fre): Subtitle: dvd_subtitle (mp4s / 0x7334706D), 720x576");
+  REQUIRE(std::holds_alternative<stream_info>(s));
+  CHECK(std::get<stream_info>(s).id == "0x3");
+  CHECK(std::get<stream_info>(s).language == "fre");
+  CHECK(std::get<stream_info>(s).stream_index == 2);
+  auto l = parse_line("[panic] boom");
+  REQUIRE(std::holds_alternative<log_line>(l));
+  CHECK(std::get<log_line>(l).level == log_level::panic);
+  CHECK(parse_log_level("trace") == log_level::trace);
+  CHECK(parse_log_level("nope") == log_level::unknown);
+}
+
+TEST_CASE("-progress blocks, recorded and split anywhere", "[log]") {
+  auto bytes = fixture("5.1-progress-pipe.txt");
+  auto read = [](std::string_view b, std::size_t step) {
+    progress_reader r;
+    std::vector<progress> out;
+    for (std::size_t at = 0; at < b.size(); at += step)
+      r.feed(b.substr(at, step), [&](progress&& p) { out.push_back(std::move(p)); });
+    return out;
+  };
+  auto whole = read(bytes, bytes.size());
+  REQUIRE(whole.size() == 2);
+  CHECK(*whole[0].frame == 1);
+  CHECK(*whole[0].time == 40000us);
+  CHECK_FALSE(whole[0].size_bytes); // total_size=N/A
+  CHECK_FALSE(whole[0].final);
+  CHECK(*whole[1].frame == 50);
+  CHECK(whole[1].final);
+  CHECK(*whole[1].time == 2s);
+  for (std::size_t step : {1, 2, 7, 64}) {
+    auto parts = read(bytes, step);
+    REQUIRE(parts.size() == whole.size());
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      CHECK(parts[i].frame == whole[i].frame);
+      CHECK(parts[i].time == whole[i].time);
+      CHECK(parts[i].final == whole[i].final);
+    }
+  }
+  // Keys of other versions: bitrate and total_size with values, out_time only.
+  progress_reader r;
+  std::vector<progress> out;
+  r.feed("frame=5338\nfps=343.14\nstream_0_0_q=17.0\nbitrate= 195.5kbits/s\n"
+         "total_size=5242928\nout_time=00:03:34.549333\nspeed=13.8x\nprogress=continue\n",
+         [&](progress&& p) { out.push_back(std::move(p)); });
+  REQUIRE(out.size() == 1);
+  CHECK(*out[0].q == 17.0);
+  CHECK(*out[0].bitrate_kbps == Approx(195.5));
+  CHECK(*out[0].size_bytes == 5242928);
+  CHECK(out[0].time->count() == 214549333);
+  CHECK(*out[0].speed == Approx(13.8));
+}
