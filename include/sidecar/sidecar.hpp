@@ -12,5 +12,6 @@
 #include <sidecar/file_stream.hpp>
 #include <sidecar/log.hpp>
 #include <sidecar/pixel_format.hpp>
+#include <sidecar/probe.hpp>
 #include <sidecar/relay.hpp>
 #include <sidecar/tee.hpp>

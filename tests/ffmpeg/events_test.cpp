@@ -485,3 +485,24 @@ TEST_CASE("a dropped ffmpeg_child is stopped and reaped, leaving no fd", "[event
   CHECK_FALSE(has_children());
   CHECK(open_fds() == before);
 }
+
+TEST_CASE("invalid arguments fail at once with ffmpeg's reason", "[events]") {
+  run([]() -> awaitable<void> {
+    auto ff = command{}.arg("-no_such_option").arg("1").format("lavfi").input("testsrc")
+                  .format("null").output("-")
+                  .spawn(co_await asio::this_coro::executor);
+    REQUIRE(ff);
+    std::optional<error> seen;
+    for (;;) {
+      auto e = co_await ff->next_event();
+      if (!e) break;
+      if (auto* x = std::get_if<error_event>(&*e)) seen = x->error;
+    }
+    REQUIRE(seen);
+    CHECK(seen->message().find("no_such_option") != std::string::npos);
+    auto st = co_await ff->wait();
+    REQUIRE_FALSE(st);
+    REQUIRE(st.error().status());
+    CHECK_FALSE(st.error().status()->success());
+  }());
+}
