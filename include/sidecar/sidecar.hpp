@@ -11,7 +11,9 @@
 #include <sidecar/ffplay.hpp>
 #include <sidecar/file_stream.hpp>
 #include <sidecar/log.hpp>
+#include <sidecar/named_pipe.hpp>
 #include <sidecar/pixel_format.hpp>
 #include <sidecar/probe.hpp>
 #include <sidecar/relay.hpp>
+#include <sidecar/tcp_ingest.hpp>
 #include <sidecar/tee.hpp>

@@ -1,0 +1,94 @@
+// A named pipe (FIFO) as an Asio stream: made in a private directory (0700, the FIFO 0600) or
+// at a given path, opened without ever blocking the io_context, removed on destruction.
+#pragma once
+
+#include <sidecar/error.hpp>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/compose.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <string_view>
+
+namespace sidecar {
+
+class named_pipe {
+public:
+  using executor_type = asio::any_io_executor;
+
+  // A new FIFO `name` in a new private directory under the temp dir; both are removed when
+  // the named_pipe is destroyed.
+  static expected<named_pipe> create(const executor_type& ex, std::string_view name = "fifo");
+  // A FIFO at `path`: made if missing (and then removed on destruction), used as it is if
+  // it is already a FIFO. Anything else there is errc::already_exists and is left alone.
+  static expected<named_pipe> create_at(const executor_type& ex, std::filesystem::path path);
+
+  named_pipe(named_pipe&&) noexcept;
+  named_pipe& operator=(named_pipe&&) noexcept;
+  ~named_pipe();
+
+  executor_type get_executor() noexcept { return stream_.get_executor(); }
+  // Where to point ffmpeg (`-y` as input or output: the FIFO exists).
+  const std::filesystem::path& path() const noexcept { return path_; }
+  int native_handle() noexcept { return stream_.native_handle(); }
+  bool is_open() const noexcept { return stream_.is_open(); }
+  void close() {
+    std::error_code ignored;
+    stream_.close(ignored);
+  }
+  void close(std::error_code& ec) { stream_.close(ec); }
+
+  // Opens the reading end at once (O_NONBLOCK). Reads then wait for a writer: a reader that
+  // opened before any writer does not see a false end of stream.
+  expected<void> open_read();
+  // Opens the writing end once a reader has the FIFO open, retrying with a short backoff
+  // (ENXIO means "no reader yet"); errc::timed_out after `timeout`. Never blocks the thread.
+  asio::awaitable<expected<void>> open_write(
+      std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  template <class MutableBufferSequence, class Token = asio::use_awaitable_t<>>
+  auto async_read_some(const MutableBufferSequence& buffers, Token&& token = {}) {
+    return asio::async_compose<Token, void(std::error_code, std::size_t)>(
+        [this, buffers, step = 0](auto& self, std::error_code ec = {},
+                                  std::size_t n = 0) mutable {
+          if (step == 0) {
+            step = 1;
+            if (!writer_seen_) { // before the first writer, read() would say EOF: wait
+              stream_.async_wait(asio::posix::descriptor_base::wait_read, std::move(self));
+              return;
+            }
+          }
+          if (step == 1) {
+            if (ec) return self.complete(ec, 0);
+            writer_seen_ = true;
+            step = 2;
+            return stream_.async_read_some(buffers, std::move(self));
+          }
+          self.complete(ec, n);
+        },
+        token, stream_);
+  }
+
+  template <class ConstBufferSequence, class Token = asio::use_awaitable_t<>>
+  auto async_write_some(const ConstBufferSequence& buffers, Token&& token = {}) {
+    return stream_.async_write_some(buffers, std::forward<Token>(token));
+  }
+
+private:
+  named_pipe(const executor_type& ex, std::filesystem::path path, bool remove_fifo,
+             std::filesystem::path private_dir);
+  void cleanup() noexcept;
+
+  asio::posix::stream_descriptor stream_;
+  std::filesystem::path path_;
+  std::filesystem::path private_dir_; // removed with the FIFO, when we made it
+  bool remove_fifo_ = false;
+  bool writer_seen_ = false;
+};
+
+} // namespace sidecar
