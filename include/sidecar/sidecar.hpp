@@ -12,6 +12,7 @@
 #include <sidecar/file_stream.hpp>
 #include <sidecar/log.hpp>
 #include <sidecar/named_pipe.hpp>
+#include <sidecar/pipeline.hpp>
 #include <sidecar/pixel_format.hpp>
 #include <sidecar/probe.hpp>
 #include <sidecar/relay.hpp>

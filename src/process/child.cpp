@@ -53,20 +53,22 @@ public:
   void adopt(std::shared_ptr<child_state> s) {
     {
       std::lock_guard lock(mutex_);
-      if (!shut_down_) {
-        adopted_.insert(s);
-        asio::co_spawn(
-            s->ex,
-            [this, s]() -> asio::awaitable<void> {
-              co_await run_ladder_impl(s, /*drain=*/true);
-              std::lock_guard lock(mutex_);
-              adopted_.erase(s);
-            },
-            asio::detached);
+      if (shut_down_) {
+        s->kill_and_reap();
         return;
       }
+      adopted_.insert(s);
     }
-    s->kill_and_reap();
+    // Outside the lock: co_spawn may run the ladder inline (we are often on the executor's
+    // thread already), and a ladder that finishes at once takes the lock to erase itself.
+    asio::co_spawn(
+        s->ex,
+        [this, s]() -> asio::awaitable<void> {
+          co_await run_ladder_impl(s, /*drain=*/true);
+          std::lock_guard lock(mutex_);
+          adopted_.erase(s);
+        },
+        asio::detached);
   }
 
   std::size_t adopted() {
