@@ -41,6 +41,10 @@ public:
   // A child that failed: its exit status and the last error lines it printed.
   static error process_failed(std::string what, exit_status status,
                               std::vector<std::string> last_lines);
+  // A child stopped because the program cancelled the wait: errc::cancelled (or
+  // errc::timed_out), with how it exited and what it printed last.
+  static error stopped(errc why, std::string what, exit_status status,
+                       std::vector<std::string> last_lines);
 
   const std::error_code& code() const noexcept { return code_; }
   // The whole story in one string: context, reason, exit status, ffmpeg's last error lines.

@@ -18,3 +18,4 @@
 #include <sidecar/relay.hpp>
 #include <sidecar/tcp_ingest.hpp>
 #include <sidecar/tee.hpp>
+#include <sidecar/with_timeout.hpp>

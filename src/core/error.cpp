@@ -55,7 +55,12 @@ error::error(errc code, std::string message) : error(make_error_code(code), std:
 
 error error::process_failed(std::string what, exit_status status,
                             std::vector<std::string> last_lines) {
-  error e(errc::process_failed, std::move(what));
+  return stopped(errc::process_failed, std::move(what), status, std::move(last_lines));
+}
+
+error error::stopped(errc why, std::string what, exit_status status,
+                     std::vector<std::string> last_lines) {
+  error e(why, std::move(what));
   e.status_ = status;
   e.lines_ = std::move(last_lines);
   return e;

@@ -641,14 +641,67 @@ asio::awaitable<std::vector<std::string>> ffmpeg_child::stderr_lines() {
 }
 
 asio::awaitable<expected<exit_status>> ffmpeg_child::wait() {
-  // Not `while (co_await next_event()) {}`: g++ 12 miscompiles a co_await condition with an
-  // empty loop body (the frame is resumed uninitialised).
+  using namespace asio::experimental::awaitable_operators;
+  // Let every kind of cancellation through, to tell them apart below.
+  co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+  std::optional<asio::cancellation_type> cancelled;
   for (;;) {
-    auto e = co_await next_event();
+    // Not `while (co_await next_event()) {}`: g++ 12 miscompiles a co_await condition with
+    // an empty loop body (the frame is resumed uninitialised).
+    std::optional<event> e;
+    bool aborted = false;
+    try {
+      e = co_await next_event();
+    } catch (const std::system_error& x) {
+      if (x.code() != asio::error::operation_aborted) throw;
+      aborted = true; // no co_await inside a handler
+    }
+    if (aborted) {
+      cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
+      break;
+    }
     if (!e) break;
   }
-  if (!state_->result) co_return fail(errc::protocol, "the event stream ended without an exit");
-  co_return *state_->result;
+  if (!cancelled) {
+    if (!state_->result) co_return fail(errc::protocol, "the event stream ended without an exit");
+    co_return *state_->result;
+  }
+
+  // Cancelled: end the child the way the cancellation asks — total: ffmpeg's own quit (`q`,
+  // end of stdin or SIGINT), so it finishes its files; partial: SIGTERM; terminal: SIGKILL —
+  // then keep draining its output (it cannot finish while a pipe is full), escalating along
+  // the ladder when a grace period passes, and reap it.
+  co_await asio::this_coro::reset_cancellation_state();
+  auto type = *cancelled;
+  int step = (type & asio::cancellation_type::total) != asio::cancellation_type::none     ? 0
+             : (type & asio::cancellation_type::partial) != asio::cancellation_type::none ? 1
+                                                                                           : 2;
+  auto ladder = process_.ladder();
+  auto act = [&] {
+    if (step == 0) quit();
+    else if (step == 1) terminate();
+    else kill();
+  };
+  act();
+  asio::steady_timer timer(get_executor());
+  timer.expires_after(step == 0 ? ladder.quit_grace : ladder.term_grace);
+  for (;;) {
+    auto r = co_await (next_event() || timer.async_wait(use_tuple));
+    if (r.index() == 1) {
+      if (step < 2) ++step;
+      act();
+      timer.expires_after(step == 1 ? ladder.term_grace : std::chrono::hours(24));
+      continue;
+    }
+    if (!std::get<0>(r)) break;
+  }
+  auto status = state_->result && *state_->result ? **state_->result
+                : state_->result ? state_->result->error().status().value_or(exit_status{})
+                                 : exit_status{};
+  const char* how = step == 0 ? "asked to quit" : step == 1 ? "sent SIGTERM" : "sent SIGKILL";
+  co_return tl::unexpected(error::stopped(errc::cancelled,
+                                          state_->name + " " + how + " (wait cancelled)",
+                                          status, error_lines()));
 }
 
 asio::awaitable<expected<void>> ffmpeg_child::write(std::span<const std::byte> bytes) {

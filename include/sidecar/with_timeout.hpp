@@ -1,0 +1,59 @@
+// with_timeout(op, limit): Asio 1.22 has no cancel_after. Runs an awaitable that returns
+// expected<T>; past the limit it is cancelled, and a cancelled result becomes errc::timed_out.
+//
+//   auto st = co_await sidecar::with_timeout(ff->wait(), 10s);
+//   // timed out: ffmpeg was asked to quit (`q`), so its files are finished and playable
+#pragma once
+
+#include <sidecar/error.hpp>
+
+#include <asio/awaitable.hpp>
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace sidecar {
+
+// `how` is the cancellation the operation sees: total (the default) makes ffmpeg_child::wait()
+// ask ffmpeg to quit, partial sends SIGTERM, terminal SIGKILL. Terminal is always added, so
+// operations that only honour terminal cancellation (Asio's default) stop too.
+template <class T>
+asio::awaitable<expected<T>> with_timeout(
+    asio::awaitable<expected<T>> op, std::chrono::steady_clock::duration limit,
+    asio::cancellation_type how = asio::cancellation_type::total) {
+  auto ex = co_await asio::this_coro::executor;
+  auto signal = std::make_shared<asio::cancellation_signal>();
+  auto fired = std::make_shared<bool>(false);
+  asio::steady_timer timer(ex, limit);
+  timer.async_wait([signal, fired, how](std::error_code ec) {
+    if (ec) return;
+    *fired = true;
+    signal->emit(how | asio::cancellation_type::terminal);
+  });
+  expected<T> r = fail(errc::cancelled, "with_timeout: not run");
+  std::exception_ptr failure;
+  try {
+    r = co_await asio::co_spawn(ex, std::move(op),
+                                asio::bind_cancellation_slot(signal->slot(), asio::use_awaitable));
+  } catch (const std::system_error& e) {
+    if (!*fired || e.code() != asio::error::operation_aborted) failure = std::current_exception();
+  }
+  timer.cancel();
+  if (failure) std::rethrow_exception(failure);
+  if (!*fired || r) co_return r;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(limit).count();
+  std::string what = "did not finish within " + std::to_string(ms) + " ms";
+  if (r.error().status())
+    co_return tl::unexpected(error::stopped(errc::timed_out, what + "; " + r.error().context(),
+                                            *r.error().status(), r.error().lines()));
+  co_return fail(errc::timed_out, what);
+}
+
+} // namespace sidecar
