@@ -12,6 +12,13 @@ void sleep_s(double s) { ::usleep(static_cast<useconds_t>(s * 1e6)); }
 } // namespace
 
 int main(int argc, char** argv) {
+  // Run in place of ffmpeg (SIDECAR_FFMPEG), it gets command's guards first: skip them.
+  while (argc > 2 && (std::string(argv[1]) == "-loglevel" || std::string(argv[1]) == "-n" ||
+                      std::string(argv[1]) == "-y")) {
+    int skip = std::string(argv[1]) == "-loglevel" ? 2 : 1;
+    argv += skip;
+    argc -= skip;
+  }
   if (argc < 2) return 100;
   std::string mode = argv[1];
   if (mode == "exit") return std::atoi(argv[2]);
