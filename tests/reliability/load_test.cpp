@@ -1,0 +1,125 @@
+// Leaks and load: 1000 spawn/cancel cycles leave fds, RSS and the process table as they were;
+// 200 concurrent ffmpeg children on one thread all complete and are reaped.
+#include <sidecar/ffmpeg_child.hpp>
+#include <sidecar/with_timeout.hpp>
+
+#include "support.hpp"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+using namespace sidecar;
+using namespace sidecar::test;
+using asio::awaitable;
+
+namespace {
+
+std::size_t rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      std::size_t v = 0;
+      in >> v;
+      return v;
+    }
+    in.ignore(1 << 12, '\n');
+  }
+  return 0;
+}
+
+// One cycle: spawn, let it start, cancel the wait (total: `q`), reap.
+awaitable<bool> cycle() {
+  auto ff = command{}.arg("quit-on-q").spawn(co_await asio::this_coro::executor);
+  if (!ff) co_return false;
+  auto st = co_await with_timeout(ff->wait(), std::chrono::milliseconds(20));
+  co_return !st && st.error() == errc::timed_out && st.error().status() &&
+      st.error().status()->success();
+}
+
+awaitable<int> batch(int n) {
+  auto ex = co_await asio::this_coro::executor;
+  int ok = 0, done = 0;
+  asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
+  for (int i = 0; i < n; ++i)
+    asio::co_spawn(ex, cycle(), [&](std::exception_ptr e, bool good) {
+      ok += !e && good;
+      if (++done == n) all_done.cancel();
+    });
+  co_await all_done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  co_return ok;
+}
+
+} // namespace
+
+TEST_CASE("1000 spawn/cancel cycles: flat fds and RSS, no zombie", "[load]") {
+  const char* helper = std::getenv("SIDECAR_TEST_HELPER");
+  REQUIRE(helper);
+  ::setenv("SIDECAR_FFMPEG", helper, 1); // a small child that quits on `q`, like ffmpeg
+  struct unset {
+    ~unset() { ::unsetenv("SIDECAR_FFMPEG"); }
+  } restore;
+  const auto fds_before = open_fds();
+  std::size_t rss_warm = 0;
+  int ok = 0;
+  run(
+      [&]() -> awaitable<void> {
+        for (int b = 0; b < 20; ++b) { // 20 batches of 50 concurrent cycles
+          ok += co_await batch(50);
+          if (b == 1) rss_warm = rss_kib();
+        }
+      }(),
+      120s);
+  const auto rss_end = rss_kib();
+  const auto fds_end = open_fds();
+  std::cout << "load: 1000 cycles, " << ok << " clean; fds " << fds_before << " -> " << fds_end
+            << "; RSS after 100 cycles " << rss_warm << " KiB, after 1000 " << rss_end
+            << " KiB\n";
+  CHECK(ok == 1000);
+  CHECK(fds_end == fds_before);
+  CHECK(rss_end < rss_warm + 8 * 1024); // flat: no per-cycle growth
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("200 concurrent ffmpeg children on one thread all complete and are reaped",
+          "[load]") {
+  const auto fds_before = open_fds();
+  auto done = run(
+      []() -> awaitable<int> {
+        auto ex = co_await asio::this_coro::executor;
+        int ok = 0, finished = 0;
+        const int n = 200;
+        asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
+        for (int i = 0; i < n; ++i)
+          asio::co_spawn(
+              ex,
+              []() -> awaitable<bool> {
+                auto ff = command{}.format("lavfi").input("nullsrc=s=16x16:d=1")
+                              .format("null").output("-")
+                              .spawn(co_await asio::this_coro::executor);
+                if (!ff) co_return false;
+                std::uint64_t frames = 0;
+                for (;;) {
+                  auto p = co_await ff->next_progress();
+                  if (!p) break;
+                  frames = p->frame.value_or(frames);
+                }
+                auto st = co_await ff->wait();
+                co_return st && frames == 25;
+              }(),
+              [&](std::exception_ptr e, bool good) {
+                ok += !e && good;
+                if (++finished == n) all_done.cancel();
+              });
+        co_await all_done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+        co_return ok;
+      }(),
+      150s);
+  CHECK(done == 200);
+  CHECK_FALSE(has_children());
+  CHECK(open_fds() == fds_before);
+}
