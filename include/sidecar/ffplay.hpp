@@ -12,14 +12,14 @@ namespace sidecar {
 
 struct ffplay_options {
   // Input format hint (`-f matroska`); empty lets ffplay probe the stream.
-  std::string format;
+  std::string format{};
   // SDL's dummy video and audio drivers (SDL_VIDEODRIVER/SDL_AUDIODRIVER=dummy): plays at
   // real speed with no window or sound device, for servers and tests. nullopt decides by
   // itself — headless when neither DISPLAY nor WAYLAND_DISPLAY is set.
   std::optional<bool> headless;
   bool autoexit = true; // exit at end of stream (`-autoexit`)
-  std::string window_title;
-  std::vector<std::string> extra_args; // before `-i -`
+  std::string window_title{};
+  std::vector<std::string> extra_args{}; // before `-i -`
 };
 
 // The ffplay command that plays its stdin: `ffplay -hide_banner -autoexit

@@ -61,7 +61,7 @@ struct media_info {
 expected<media_info> parse_probe_json(std::string_view json);
 
 struct probe_options {
-  std::vector<std::string> extra_args;   // before the input, e.g. {"-f", "lavfi"}
+  std::vector<std::string> extra_args{}; // before the input, e.g. {"-f", "lavfi"}
   // The whole run; past it ffprobe is killed and the result is errc::timed_out.
   std::chrono::milliseconds timeout{30000};
 };

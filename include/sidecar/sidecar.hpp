@@ -10,6 +10,7 @@
 #include <sidecar/ffmpeg_child.hpp>
 #include <sidecar/ffplay.hpp>
 #include <sidecar/file_stream.hpp>
+#include <sidecar/hls.hpp>
 #include <sidecar/log.hpp>
 #include <sidecar/named_pipe.hpp>
 #include <sidecar/pipeline.hpp>

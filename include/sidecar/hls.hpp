@@ -1,0 +1,33 @@
+// Checking an HLS output after the run. ffmpeg 5.1's HLS muxer exits 0 even when its writes
+// failed (a full file system leaves an empty playlist and truncated segments), so a program
+// that needs the files should check them: check_hls() reads the playlist and every segment.
+#pragma once
+
+#include <sidecar/error.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace sidecar {
+
+struct hls_segment {
+  std::string uri;                    // as the playlist names it
+  std::chrono::microseconds duration; // #EXTINF
+  std::uintmax_t size = 0;            // bytes on disk
+};
+
+struct hls_playlist {
+  std::vector<hls_segment> segments;
+  std::chrono::microseconds total{0};
+  bool ended = false; // #EXT-X-ENDLIST: the stream is complete
+};
+
+// Reads `playlist` (an .m3u8 written by ffmpeg) and checks every segment it lists exists and
+// is not empty. errc::protocol when the playlist is missing, empty or not HLS, or a segment
+// is missing or empty — with "the file system is full" when it is.
+expected<hls_playlist> check_hls(const std::filesystem::path& playlist);
+
+} // namespace sidecar
