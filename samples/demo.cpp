@@ -1,8 +1,13 @@
-// The README's demo: testsrc and sine encoded to a temporary MP4 by one ffmpeg child.
+// The README's demo, as a pipeline: one ffmpeg turns lavfi's testsrc + sine into an HLS
+// playlist on disk and raw frames over TCP at once; the program counts the frames, draws a
+// progress bar, checks the playlist — and, where a display exists, previews the stream in
+// ffplay through a third output relayed from ffmpeg's stdout.
 #include <sidecar/sidecar.hpp>
 
 #include <asio/co_spawn.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
+#include <asio/read.hpp>
 #include <asio/use_future.hpp>
 
 #include <chrono>
@@ -10,35 +15,122 @@
 #include <filesystem>
 #include <iostream>
 
-namespace fs = std::filesystem;
+#include <unistd.h>
 
-asio::awaitable<int> demo(fs::path out) {
+namespace fs = std::filesystem;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr int seconds = 5, fps = 30, tcp_w = 320, tcp_h = 180;
+
+// Frames of output 1, read from the TCP connection ffmpeg makes.
+asio::awaitable<sidecar::expected<std::uint64_t>> count_frames(sidecar::tcp_ingest& ingest) {
+  auto conn = co_await ingest.accept(0);
+  if (!conn) co_return tl::unexpected(conn.error());
+  std::vector<char> frame(tcp_w * tcp_h * 3);
+  std::uint64_t frames = 0;
+  for (;;) {
+    auto [ec, n] = co_await asio::async_read(*conn, asio::buffer(frame),
+                                             asio::experimental::as_tuple(asio::use_awaitable));
+    if (n == frame.size()) ++frames;
+    if (ec) break;
+  }
+  co_return frames;
+}
+
+asio::awaitable<sidecar::expected<double>> progress_bar(sidecar::ffmpeg_child& ff) {
+  const bool tty = ::isatty(STDOUT_FILENO) == 1;
+  double last = 0;
+  for (;;) {
+    auto p = co_await ff.next_progress();
+    if (!p) break;
+    last = p->percent.value_or(last);
+    if (tty) {
+      int full = static_cast<int>(last / 100 * 30);
+      std::cout << "\r[" << std::string(static_cast<std::size_t>(full), '#')
+                << std::string(static_cast<std::size_t>(30 - full), '.') << "] "
+                << static_cast<int>(last) << "% speed " << p->speed.value_or(0) << "x   "
+                << std::flush;
+    }
+  }
+  if (tty) std::cout << '\n';
+  co_return last;
+}
+
+} // namespace
+
+asio::awaitable<int> demo(fs::path dir) {
   auto ex = co_await asio::this_coro::executor;
-  auto cmd = sidecar::command{}
-                 .hide_banner()
-                 .format("lavfi").input("testsrc=size=640x360:rate=30:duration=5")
-                 .format("lavfi").input("sine=frequency=1000:duration=5")
-                 .codec_video("libx264").preset("veryfast").pix_fmt("yuv420p")
-                 .codec_audio("aac")
-                 .overwrite()
-                 .output(out.string());
+  const bool preview = std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY");
+  auto ingest = sidecar::tcp_ingest::open(ex);
+  if (!ingest) {
+    std::cerr << "demo: " << ingest.error().message() << '\n';
+    co_return 1;
+  }
+  sidecar::command cmd;
+  cmd.hide_banner()
+      // -t as an input option: the known total gives the progress bar its percent
+      .format("lavfi").duration(std::to_string(seconds))
+      .input("testsrc=size=640x360:rate=" + std::to_string(fps))
+      .format("lavfi").duration(std::to_string(seconds)).input("sine=frequency=1000")
+      .overwrite();
+  cmd.map("0:v").map("1:a");
+  sidecar::hls_options hls;
+  hls.segment_seconds = 1;
+  sidecar::hls_output(cmd, dir, hls); // output 0: playlist + segments
+  cmd.map("0:v").size(tcp_w, tcp_h).format("rawvideo").pix_fmt("rgb24")
+      .output(ingest->url(0)); // output 1: raw frames over TCP
+  if (preview) cmd.map("0:v").codec_video("mpeg4").format("matroska").output("-"); // 2
   std::cout << "running: " << cmd << '\n';
-  auto started = std::chrono::steady_clock::now();
   auto ff = cmd.spawn(ex);
   if (!ff) {
     std::cerr << "demo: " << ff.error().message() << '\n';
     co_return 1;
+  }
+  std::uint64_t frames = 0;
+  double percent = 0;
+  if (preview) {
+    auto player = sidecar::ffplay(ex, {.format = "matroska", .window_title = "sidecar demo"});
+    if (!player) {
+      std::cerr << "demo: " << player.error().message() << '\n';
+      co_return 1;
+    }
+    auto r = co_await sidecar::pipeline(
+        sidecar::must(count_frames(*ingest)) && sidecar::must(progress_bar(*ff)) &&
+        sidecar::must(sidecar::relay(ff->take_stdout(), player->stdin_pipe())));
+    if (!r) {
+      std::cerr << "demo: " << r.error().message() << '\n';
+      co_return 1;
+    }
+    frames = std::get<0>(*r);
+    percent = std::get<1>(*r);
+    (void)co_await player->wait();
+  } else {
+    auto r = co_await sidecar::pipeline(sidecar::must(count_frames(*ingest)) &&
+                                        sidecar::must(progress_bar(*ff)));
+    if (!r) {
+      std::cerr << "demo: " << r.error().message() << '\n';
+      co_return 1;
+    }
+    frames = std::get<0>(*r);
+    percent = std::get<1>(*r);
   }
   auto status = co_await ff->wait();
   if (!status) {
     std::cerr << "demo: " << status.error().message() << '\n';
     co_return 1;
   }
-  auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::cout << "demo: encoded 5 s of testsrc+sine to " << out.filename().string() << ", "
-            << fs::file_size(out) << " bytes in " << secs << " s, ffmpeg "
-            << status->to_string() << '\n';
-  co_return 0;
+  auto playlist = sidecar::check_hls(dir / hls.playlist);
+  if (!playlist) {
+    std::cerr << "demo: " << playlist.error().message() << '\n';
+    co_return 1;
+  }
+  std::cout << "demo: " << playlist->segments.size() << " HLS segments ("
+            << static_cast<double>(playlist->total.count()) / 1e6 << " s) and " << frames
+            << " frames over " << ingest->url(0) << ", progress " << percent << "%"
+            << (preview ? ", previewed in ffplay" : "") << '\n';
+  co_return frames == seconds * fps && playlist->segments.size() >= seconds - 1 ? 0 : 1;
 }
 
 int main() {
@@ -47,7 +139,7 @@ int main() {
   int rc = 1;
   {
     asio::io_context ctx;
-    auto result = asio::co_spawn(ctx, demo(fs::path(dir) / "demo.mp4"), asio::use_future);
+    auto result = asio::co_spawn(ctx, demo(fs::path(dir)), asio::use_future);
     ctx.run();
     rc = result.get();
   }

@@ -16,7 +16,7 @@ struct ffplay_options {
   // SDL's dummy video and audio drivers (SDL_VIDEODRIVER/SDL_AUDIODRIVER=dummy): plays at
   // real speed with no window or sound device, for servers and tests. nullopt decides by
   // itself — headless when neither DISPLAY nor WAYLAND_DISPLAY is set.
-  std::optional<bool> headless;
+  std::optional<bool> headless{};
   bool autoexit = true; // exit at end of stream (`-autoexit`)
   std::string window_title{};
   std::vector<std::string> extra_args{}; // before `-i -`

@@ -15,6 +15,7 @@
 #include <sidecar/named_pipe.hpp>
 #include <sidecar/pipeline.hpp>
 #include <sidecar/pixel_format.hpp>
+#include <sidecar/presets.hpp>
 #include <sidecar/probe.hpp>
 #include <sidecar/relay.hpp>
 #include <sidecar/tcp_ingest.hpp>
