@@ -81,7 +81,13 @@ TEST_CASE("1000 spawn/cancel cycles: flat fds and RSS, no zombie", "[load]") {
             << " KiB\n";
   CHECK(ok == 1000);
   CHECK(fds_end == fds_before);
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's quarantine keeps freed memory resident (256 MiB by default), so RSS says nothing
+  // here; LeakSanitizer checks for leaks at exit instead.
+  std::cout << "load: RSS not checked under AddressSanitizer (LeakSanitizer checks leaks)\n";
+#else
   CHECK(rss_end < rss_warm + 8 * 1024); // flat: no per-cycle growth
+#endif
   CHECK_FALSE(has_children());
 }
 
