@@ -1,16 +1,22 @@
 // relay, tee, file_stream and the ffplay sink with real processes, pipes, sockets and files.
+#include <sidecar/ffplay.hpp>
+#include <sidecar/file_stream.hpp>
 #include <sidecar/relay.hpp>
 #include <sidecar/tee.hpp>
-#include <sidecar/file_stream.hpp>
-#include <sidecar/ffplay.hpp>
 
 #include "support.hpp"
 
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/readable_pipe.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/writable_pipe.hpp>
 
 #include <cstdlib>
+#include <string_view>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 using namespace sidecar;
 using namespace sidecar::test;
@@ -25,8 +31,11 @@ constexpr std::size_t frame_bytes = 64 * 48 * 3;
 // ffmpeg writing `frames` rgb24 frames of 64x48 to stdout.
 command producer(int frames) {
   command c;
-  c.hide_banner().format("lavfi").input("testsrc=size=64x48:rate=25")
-      .frames(static_cast<std::uint64_t>(frames)).rawvideo();
+  c.hide_banner()
+      .format("lavfi")
+      .input("testsrc=size=64x48:rate=25")
+      .frames(static_cast<std::uint64_t>(frames))
+      .rawvideo();
   return c;
 }
 
@@ -37,6 +46,58 @@ command consumer(std::optional<int> limit = std::nullopt) {
   if (limit) c.frames(static_cast<std::uint64_t>(*limit));
   c.format("null").output("-");
   return c;
+}
+
+// ffmpeg hashing the raw bytes it reads on stdin (-c copy: the packets are those bytes) and
+// printing "MD5=<hex>" on stdout.
+command consumer_md5() {
+  command c;
+  c.hide_banner().format("rawvideo").pix_fmt("rgb24").size(64, 48).rate(25.0).input("-");
+  c.codec_video("copy").format("md5").output("-");
+  return c;
+}
+
+// The same hash of producer(frames)'s output, made by ffmpeg without a pipe in between.
+command producer_md5(int frames) {
+  command c;
+  c.hide_banner()
+      .format("lavfi")
+      .input("testsrc=size=64x48:rate=25")
+      .frames(static_cast<std::uint64_t>(frames))
+      .codec_video("rawvideo")
+      .pix_fmt("rgb24")
+      .format("md5")
+      .output("-");
+  return c;
+}
+
+template <class Stream> awaitable<std::string> read_all(Stream& s) {
+  std::string out;
+  std::vector<char> buf(64 * 1024);
+  for (;;) {
+    auto [ec, n] = co_await s.async_read_some(asio::buffer(buf),
+                                              asio::experimental::as_tuple(asio::use_awaitable));
+    out.append(buf.data(), n);
+    if (ec) break;
+  }
+  co_return out;
+}
+
+// FNV-1a, 64 bits: a checksum to name in a failure message.
+std::uint64_t fnv1a(std::string_view bytes) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// A pipe whose two ends are Asio streams on `ex`.
+std::pair<asio::readable_pipe, asio::writable_pipe> make_pipe(const asio::any_io_executor& ex) {
+  int fds[2];
+  REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+  return {asio::readable_pipe(ex, fds[0]), asio::writable_pipe(ex, fds[1])};
 }
 
 awaitable<std::uint64_t> last_frame_count(ffmpeg_child& ff) {
@@ -76,21 +137,29 @@ awaitable<std::pair<tcp::socket, tcp::socket>> socket_pair() {
 
 } // namespace
 
-TEST_CASE("relay: ffmpeg stdout into another ffmpeg's stdin, spliced", "[io]") {
+TEST_CASE("relay: ffmpeg stdout into another ffmpeg's stdin, spliced, bytes intact", "[io]") {
   auto before = open_fds();
   run([]() -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
+    // What the producer's 50 frames hash to, from ffmpeg itself without any relay.
+    auto reference = producer_md5(50).spawn(ex);
+    REQUIRE(reference);
+    const auto expected_md5 = co_await read_all(reference->take_stdout());
+    CHECK((co_await reference->wait()));
+    REQUIRE(expected_md5.rfind("MD5=", 0) == 0);
+
     auto from = producer(50).spawn(ex);
-    auto to = consumer().spawn(ex);
+    auto to = consumer_md5().spawn(ex);
     REQUIRE(from);
     REQUIRE(to);
     REQUIRE(sidecar::detail::can_splice(from->take_stdout().native_handle(),
-                               to->stdin_pipe().native_handle()));
-    auto [moved, frames] =
-        co_await (relay(from->take_stdout(), to->stdin_pipe()) && last_frame_count(*to));
+                                        to->stdin_pipe().native_handle()));
+    auto [moved, frames, md5] = co_await (relay(from->take_stdout(), to->stdin_pipe()) &&
+                                          last_frame_count(*to) && read_all(to->take_stdout()));
     REQUIRE(moved);
     CHECK(*moved == 50 * frame_bytes);
     CHECK(frames == 50);
+    CHECK(md5 == expected_md5); // the consumer got exactly the producer's bytes
     {
       auto status = co_await from->wait();
       CHECK(status);
@@ -104,6 +173,40 @@ TEST_CASE("relay: ffmpeg stdout into another ffmpeg's stdin, spliced", "[io]") {
   CHECK(open_fds() == before);
 }
 
+TEST_CASE("relay: a known payload spliced pipe to pipe arrives intact", "[io]") {
+  auto before = open_fds();
+  // Not a multiple of the pipe size, the chunk size or a page: partial splices at the end.
+  std::string payload(4 * 1024 * 1024 + 4099, '\0');
+  std::uint64_t x = 0x9e3779b97f4a7c15ull; // xorshift64: bytes no run-length trick can fake
+  for (auto& c : payload) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x >> 56);
+  }
+  auto [moved, got] = run([&]() -> awaitable<std::pair<expected<std::uint64_t>, std::string>> {
+    auto ex = co_await asio::this_coro::executor;
+    auto [in_r, in_w] = make_pipe(ex);
+    auto [out_r, out_w] = make_pipe(ex);
+    // The path under test: both ends pipes, so relay takes splice(2), not its buffer.
+    REQUIRE(sidecar::detail::can_splice(in_r.native_handle(), out_w.native_handle()));
+    auto send = [&]() -> awaitable<void> {
+      co_await asio::async_write(in_w, asio::buffer(payload), asio::use_awaitable);
+      in_w.close();
+    };
+    relay_options o;
+    o.chunk_size = 100 * 1000; // several splice calls, none pipe-sized
+    auto [n, text] = co_await (send() && relay(in_r, out_w, o) && read_all(out_r));
+    co_return std::pair{std::move(n), std::move(text)};
+  }());
+  REQUIRE(moved);
+  CHECK(*moved == payload.size());
+  CHECK(got.size() == payload.size());
+  CHECK(fnv1a(got) == fnv1a(payload));
+  CHECK(got == payload);
+  CHECK(open_fds() == before);
+}
+
 TEST_CASE("relay: pipe to TCP socket and socket to pipe", "[io]") {
   run([]() -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
@@ -113,9 +216,8 @@ TEST_CASE("relay: pipe to TCP socket and socket to pipe", "[io]") {
     auto to = consumer().spawn(ex);
     REQUIRE(to);
     // ffmpeg → socket a ⇢ socket b → ffmpeg
-    auto [sent, received, frames] =
-        co_await (relay(from->take_stdout(), a) && relay(b, to->stdin_pipe()) &&
-                  last_frame_count(*to));
+    auto [sent, received, frames] = co_await (relay(from->take_stdout(), a) &&
+                                              relay(b, to->stdin_pipe()) && last_frame_count(*to));
     REQUIRE(sent);
     REQUIRE(received);
     CHECK(*sent == 40 * frame_bytes);
@@ -196,6 +298,7 @@ TEST_CASE("relay: into a file and from a file", "[io]") {
 }
 
 TEST_CASE("relay: a sink that exits early is an error, not a hang", "[io]") {
+  auto before = open_fds();
   run([]() -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     auto from = producer(2000).spawn(ex);
@@ -215,6 +318,7 @@ TEST_CASE("relay: a sink that exits early is an error, not a hang", "[io]") {
     (void)co_await from->wait();
   }());
   CHECK_FALSE(has_children());
+  CHECK(open_fds() == before);
 }
 
 TEST_CASE("tee: one ffmpeg to a file and another ffmpeg at once", "[io]") {
@@ -262,9 +366,9 @@ TEST_CASE("tee: a failing sink is dropped, the others get everything", "[io]") {
     REQUIRE(from);
     REQUIRE(quitter);
     REQUIRE(full);
-    auto [r, frames] = co_await (tee(from->take_stdout(), quitter->stdin_pipe(),
-                                     full->stdin_pipe()) &&
-                                 last_frame_count(*full));
+    auto [r, frames] =
+        co_await (tee(from->take_stdout(), quitter->stdin_pipe(), full->stdin_pipe()) &&
+                  last_frame_count(*full));
     REQUIRE(r);
     CHECK(r->bytes == 100 * frame_bytes);
     REQUIRE(r->sinks[0].failed);
@@ -354,9 +458,13 @@ TEST_CASE("ffplay consumes a matroska stream relayed from ffmpeg and exits 0", "
         auto ex = co_await asio::this_coro::executor;
         auto ff = command{}
                       .hide_banner()
-                      .format("lavfi").input("testsrc=size=160x120:rate=25:duration=2")
-                      .format("lavfi").input("sine=frequency=440:duration=2")
-                      .codec_video("mpeg4").codec_audio("pcm_s16le").format("matroska")
+                      .format("lavfi")
+                      .input("testsrc=size=160x120:rate=25:duration=2")
+                      .format("lavfi")
+                      .input("sine=frequency=440:duration=2")
+                      .codec_video("mpeg4")
+                      .codec_audio("pcm_s16le")
+                      .format("matroska")
                       .output("-")
                       .spawn(ex);
         REQUIRE(ff);
@@ -388,8 +496,11 @@ TEST_CASE("tee to ffplay and a file at once", "[io][ffplay]") {
         auto ex = co_await asio::this_coro::executor;
         auto ff = command{}
                       .hide_banner()
-                      .format("lavfi").input("testsrc=size=160x120:rate=25:duration=2")
-                      .codec_video("mpeg4").format("matroska").output("-")
+                      .format("lavfi")
+                      .input("testsrc=size=160x120:rate=25:duration=2")
+                      .codec_video("mpeg4")
+                      .format("matroska")
+                      .output("-")
                       .spawn(ex);
         REQUIRE(ff);
         ffplay_options o;

@@ -1,7 +1,8 @@
 // named_pipe and tcp_ingest with real FIFOs, real loopback sockets and the real ffmpeg.
+#include <sidecar/ffmpeg_child.hpp>
 #include <sidecar/named_pipe.hpp>
 #include <sidecar/tcp_ingest.hpp>
-#include <sidecar/ffmpeg_child.hpp>
+#include <sidecar/with_timeout.hpp>
 
 #include "support.hpp"
 
@@ -144,11 +145,19 @@ TEST_CASE("named_pipe: ffmpeg writes two FIFOs alternately, no deadlock, exact b
     REQUIRE(video->open_read());
     REQUIRE(audio->open_read());
     auto ff = command{}
-                  .format("lavfi").input("testsrc=size=320x240:rate=25:duration=3")
-                  .format("lavfi").input("sine=frequency=1000:sample_rate=44100:duration=3")
-                  .map("0:v").format("rawvideo").pix_fmt("rgb24").overwrite()
+                  .format("lavfi")
+                  .input("testsrc=size=320x240:rate=25:duration=3")
+                  .format("lavfi")
+                  .input("sine=frequency=1000:sample_rate=44100:duration=3")
+                  .map("0:v")
+                  .format("rawvideo")
+                  .pix_fmt("rgb24")
+                  .overwrite()
                   .output(video->path().string())
-                  .map("1:a").format("s16le").arg("-ac").arg("1")
+                  .map("1:a")
+                  .format("s16le")
+                  .arg("-ac")
+                  .arg("1")
                   .output(audio->path().string())
                   .spawn(ex);
     REQUIRE(ff);
@@ -171,7 +180,8 @@ TEST_CASE("tcp_ingest: one port, an address per output, urls distinct", "[net]")
   CHECK(in->url(0) == "tcp://127.0.0.1:" + std::to_string(in->port()));
   CHECK(in->url(1) == "tcp://127.0.0.2:" + std::to_string(in->port()));
   CHECK(in->url(2) == "tcp://127.0.0.3:" + std::to_string(in->port()));
-  for (std::size_t k = 0; k < 3; ++k) CHECK(in->endpoint(k).address().to_v4().to_bytes()[0] == 127);
+  for (std::size_t k = 0; k < 3; ++k)
+    CHECK(in->endpoint(k).address().to_v4().to_bytes()[0] == 127);
 }
 
 TEST_CASE("tcp_ingest: outputs that start at different times are told apart", "[net]") {
@@ -185,11 +195,16 @@ TEST_CASE("tcp_ingest: outputs that start at different times are told apart", "[
     asio::steady_timer t(ex);
     for (int k = 2; k >= 0; --k) {
       auto ff = command{}
-                    .format("lavfi").input("sine=frequency=" + std::to_string(100 * (k + 1)) +
-                                           ":duration=0.2")
-                    .format("lavfi").input("color=c=black:size=16x16:duration=0.2")
-                    .arg("-metadata").arg("title=output" + std::to_string(k))
-                    .map("1:v").codec_video("rawvideo").format("nut").output(in->url(k))
+                    .format("lavfi")
+                    .input("sine=frequency=" + std::to_string(100 * (k + 1)) + ":duration=0.2")
+                    .format("lavfi")
+                    .input("color=c=black:size=16x16:duration=0.2")
+                    .arg("-metadata")
+                    .arg("title=output" + std::to_string(k))
+                    .map("1:v")
+                    .codec_video("rawvideo")
+                    .format("nut")
+                    .output(in->url(k))
                     .spawn(ex);
       REQUIRE(ff);
       children.push_back(std::move(*ff));
@@ -215,13 +230,18 @@ TEST_CASE("tcp_ingest: outputs that start at different times are told apart", "[
 }
 
 TEST_CASE("tcp_ingest: a port in use is a clear error", "[net]") {
-  asio::io_context ctx;
-  tcp::acceptor holder(ctx, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-  auto port = holder.local_endpoint().port();
-  auto in = tcp_ingest::open(ctx.get_executor(), {.port = port});
-  REQUIRE_FALSE(in);
-  CHECK(in.error().code() == asio::error::address_in_use);
-  CHECK(in.error().message().find(std::to_string(port)) != std::string::npos);
+  auto before = open_fds();
+  {
+    asio::io_context ctx;
+    tcp::acceptor holder(ctx, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    auto port = holder.local_endpoint().port();
+    auto in = tcp_ingest::open(ctx.get_executor(), {.port = port});
+    REQUIRE_FALSE(in);
+    CHECK(in.error().code() == asio::error::address_in_use);
+    CHECK(in.error().message().find(std::to_string(port)) != std::string::npos);
+  }
+  CHECK(open_fds() == before); // the failed acceptor closed its socket
+  CHECK_FALSE(has_children());
 }
 
 TEST_CASE("tcp_ingest: accept times out when nothing connects", "[net]") {
@@ -242,13 +262,15 @@ TEST_CASE("ffmpeg as the server: connect_with_retry until it listens", "[net]") 
     auto port = free_loopback_port();
     REQUIRE(port);
     auto ff = command{}
-                  .format("lavfi").input("testsrc=size=64x48:rate=25:duration=1")
-                  .format("rawvideo").pix_fmt("rgb24")
+                  .format("lavfi")
+                  .input("testsrc=size=64x48:rate=25:duration=1")
+                  .format("rawvideo")
+                  .pix_fmt("rgb24")
                   .output("tcp://127.0.0.1:" + std::to_string(*port) + "?listen")
                   .spawn(ex);
     REQUIRE(ff);
-    auto s = co_await connect_with_retry(tcp::endpoint(asio::ip::address_v4::loopback(), *port),
-                                         10s);
+    auto s =
+        co_await connect_with_retry(tcp::endpoint(asio::ip::address_v4::loopback(), *port), 10s);
     REQUIRE(s);
     auto data = co_await read_all(*s);
     auto st = co_await ff->wait();
@@ -262,8 +284,8 @@ TEST_CASE("connect_with_retry gives up with the reason", "[net]") {
   auto r = run([]() -> awaitable<expected<int>> {
     auto port = free_loopback_port();
     REQUIRE(port);
-    auto c = co_await connect_with_retry(
-        tcp::endpoint(asio::ip::address_v4::loopback(), *port), 300ms);
+    auto c =
+        co_await connect_with_retry(tcp::endpoint(asio::ip::address_v4::loopback(), *port), 300ms);
     if (!c) co_return tl::unexpected(c.error());
     co_return 0;
   }());
@@ -272,15 +294,21 @@ TEST_CASE("connect_with_retry gives up with the reason", "[net]") {
   CHECK(r.error().message().find("nothing listened") != std::string::npos);
 }
 
-TEST_CASE("a peer that closes early: the reader sees the end, no hang", "[net]") {
-  auto r = run([]() -> awaitable<std::pair<std::size_t, bool>> {
+// The program closes its end after 1000 bytes while ffmpeg keeps sending. Unread data is
+// still queued on our side, so Linux answers with a reset rather than a FIN: either way
+// ffmpeg's next write fails, and its run must end with an error carrying that.
+TEST_CASE("the program closes the connection early: ffmpeg's write fails, no hang", "[net]") {
+  auto before = open_fds();
+  auto r = run([]() -> awaitable<std::pair<std::size_t, expected<exit_status>>> {
     auto ex = co_await asio::this_coro::executor;
     auto in = tcp_ingest::open(ex);
     REQUIRE(in);
-    // ffmpeg sends for 1 s, but we close after the first bytes: ffmpeg fails on its write.
     auto ff = command{}
-                  .format("lavfi").input("testsrc=size=320x240:rate=25")
-                  .format("rawvideo").pix_fmt("rgb24").output(in->url(0))
+                  .format("lavfi")
+                  .input("testsrc=size=320x240:rate=25")
+                  .format("rawvideo")
+                  .pix_fmt("rgb24")
+                  .output(in->url(0))
                   .spawn(ex);
     REQUIRE(ff);
     auto c = co_await in->accept(0);
@@ -288,10 +316,98 @@ TEST_CASE("a peer that closes early: the reader sees the end, no hang", "[net]")
     std::array<char, 1000> buf;
     auto n = co_await asio::async_read(*c, asio::buffer(buf), asio::use_awaitable);
     c->close();
-    auto st = co_await ff->wait();
-    co_return std::pair{n, !st.has_value()};
+    auto st = co_await with_timeout(ff->wait(), 10s);
+    co_return std::pair{n, st};
   }());
   CHECK(r.first == 1000);
-  CHECK(r.second); // ffmpeg reports the broken connection as a failure, promptly
+  REQUIRE_FALSE(r.second);
+  CHECK(r.second.error() == errc::process_failed); // ffmpeg failed by itself, promptly
+  REQUIRE(r.second.error().status());
+  CHECK(r.second.error().status()->code == 1);
+  CHECK_FALSE(r.second.error().lines().empty());
   CHECK_FALSE(has_children());
+  CHECK(open_fds() == before);
+}
+
+namespace {
+
+// Reads `bytes` from the socket, then closes it with SO_LINGER {on, 0}: the kernel drops
+// what is queued and sends a reset (RST) instead of an orderly FIN.
+awaitable<void> read_then_reset(tcp::socket& s, std::size_t bytes) {
+  std::vector<char> buf(bytes);
+  co_await asio::async_read(s, asio::buffer(buf), asio::use_awaitable);
+  s.set_option(asio::socket_base::linger(true, 0));
+  s.close();
+}
+
+// ffmpeg's failure as a reset peer reports it: its exit status and its own error lines.
+void check_reset_failure(const expected<exit_status>& st) {
+  REQUIRE_FALSE(st);
+  INFO(st.error().message());
+  CHECK(st.error() == errc::process_failed); // not timed_out: ffmpeg noticed by itself
+  REQUIRE(st.error().status());
+  CHECK(st.error().status()->code == 1);
+  REQUIRE_FALSE(st.error().lines().empty());
+  auto says = [&](std::string_view what) {
+    return st.error().message().find(what) != std::string::npos;
+  };
+  CHECK((says("Connection reset by peer") || says("Broken pipe")));
+}
+
+} // namespace
+
+TEST_CASE("a reset (SO_LINGER 0) mid-stream on an ingest connection ends ffmpeg's run",
+          "[net][fault]") {
+  auto before = open_fds();
+  auto st = run(
+      []() -> awaitable<expected<exit_status>> {
+        auto ex = co_await asio::this_coro::executor;
+        auto in = tcp_ingest::open(ex);
+        REQUIRE(in);
+        auto ff = command{}
+                      .format("lavfi")
+                      .input("testsrc=size=320x240:rate=25")
+                      .format("rawvideo")
+                      .pix_fmt("rgb24")
+                      .output(in->url(0))
+                      .spawn(ex);
+        REQUIRE(ff);
+        auto c = co_await in->accept(0);
+        REQUIRE(c);
+        co_await read_then_reset(*c, 256 * 1024);
+        co_return co_await with_timeout(ff->wait(), 10s);
+      }(),
+      30s);
+  check_reset_failure(st);
+  CHECK_FALSE(has_children());
+  CHECK(open_fds() == before);
+}
+
+TEST_CASE("a reset (SO_LINGER 0) mid-stream on ffmpeg's ?listen server ends its run",
+          "[net][fault]") {
+  auto before = open_fds();
+  auto st = run(
+      []() -> awaitable<expected<exit_status>> {
+        auto ex = co_await asio::this_coro::executor;
+        auto port = free_loopback_port();
+        REQUIRE(port);
+        auto ff = command{}
+                      .realtime()
+                      .format("lavfi")
+                      .input("testsrc=size=320x240:rate=25")
+                      .format("rawvideo")
+                      .pix_fmt("rgb24")
+                      .output("tcp://127.0.0.1:" + std::to_string(*port) + "?listen")
+                      .spawn(ex);
+        REQUIRE(ff);
+        auto s = co_await connect_with_retry(tcp::endpoint(asio::ip::address_v4::loopback(), *port),
+                                             10s);
+        REQUIRE(s);
+        co_await read_then_reset(*s, 3 * 320 * 240 * 3); // three frames, in real time
+        co_return co_await with_timeout(ff->wait(), 10s);
+      }(),
+      30s);
+  check_reset_failure(st);
+  CHECK_FALSE(has_children());
+  CHECK(open_fds() == before);
 }

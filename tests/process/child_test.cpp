@@ -3,15 +3,16 @@
 
 #include "support.hpp"
 
-#include <asio/read.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/write.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/read.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_future.hpp>
+#include <asio/write.hpp>
 
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include <fcntl.h>
@@ -41,8 +42,8 @@ awaitable<std::string> read_all(asio::readable_pipe& p) {
   std::string out;
   char buf[4096];
   for (;;) {
-    auto [ec, n] = co_await p.async_read_some(asio::buffer(buf),
-                                              asio::experimental::as_tuple(use_awaitable));
+    auto [ec, n] =
+        co_await p.async_read_some(asio::buffer(buf), asio::experimental::as_tuple(use_awaitable));
     out.append(buf, n);
     if (ec) break;
   }
@@ -60,6 +61,18 @@ awaitable<void> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
   co_await t.async_wait(use_awaitable);
 }
+
+// Sets an environment variable for one scope, and removes it after.
+struct scoped_env {
+  std::string name, value;
+  scoped_env(std::string n, std::string v) : name(std::move(n)), value(std::move(v)) {
+    REQUIRE(std::getenv(name.c_str()) == nullptr);
+    REQUIRE(::setenv(name.c_str(), value.c_str(), 1) == 0);
+  }
+  ~scoped_env() { ::unsetenv(name.c_str()); }
+  scoped_env(const scoped_env&) = delete;
+  scoped_env& operator=(const scoped_env&) = delete;
+};
 
 bool process_gone(pid_t pid) {
   if (::kill(pid, 0) == -1) return true;
@@ -106,8 +119,10 @@ TEST_CASE("death by signal, each stop verb", "[process]") {
 awaitable<exit_status> quit_on_q(bool send_q) {
   auto c = child::spawn(co_await asio::this_coro::executor, helper_opts(strings("quit-on-q")));
   REQUIRE(c);
-  if (send_q) CHECK_FALSE(c->request_exit());
-  else c->stdin_pipe().close();
+  if (send_q)
+    CHECK_FALSE(c->request_exit());
+  else
+    c->stdin_pipe().close();
   co_return co_await c->async_wait();
 }
 
@@ -120,7 +135,8 @@ TEST_CASE("request_exit sends q and closes stdin", "[process]") {
 TEST_CASE("stdin to stdout round trip through cat", "[process]") {
   using namespace asio::experimental::awaitable_operators;
   std::string data;
-  for (int i = 0; i < 300000; ++i) data += static_cast<char>('a' + i % 26);
+  for (int i = 0; i < 300000; ++i)
+    data += static_cast<char>('a' + i % 26);
   auto [out, st] = run([&]() -> awaitable<std::pair<std::string, exit_status>> {
     spawn_options o;
     o.program = "cat";
@@ -182,8 +198,10 @@ TEST_CASE("a missing ffmpeg named by SIDECAR_FFMPEG", "[process]") {
   spawn_options o;
   o.program = "ffmpeg";
   auto c = child::spawn(ctx.get_executor(), o);
-  if (old) ::setenv("SIDECAR_FFMPEG", saved.c_str(), 1);
-  else ::unsetenv("SIDECAR_FFMPEG");
+  if (old)
+    ::setenv("SIDECAR_FFMPEG", saved.c_str(), 1);
+  else
+    ::unsetenv("SIDECAR_FFMPEG");
   REQUIRE_FALSE(c);
   CHECK(c.error() == errc::binary_not_found);
   CHECK(c.error().message().find("SIDECAR_FFMPEG=/nonexistent/ffmpeg") != std::string::npos);
@@ -236,8 +254,10 @@ TEST_CASE("stdio to /dev/null, inherited, or a given fd", "[process]") {
   auto path = dir / "out.txt";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   REQUIRE(fd >= 0);
+  // What the child prints must come from us: a variable only this process has.
+  const scoped_env var("SIDECAR_TEST_STDIO_" + std::to_string(::getpid()), "to the given fd");
   auto st = run([&]() -> awaitable<exit_status> {
-    auto o = helper_opts(strings("env", "HOME"));
+    auto o = helper_opts(strings("env", var.name));
     o.in = stdio::null();
     o.out = stdio::from_fd(fd);
     o.err = stdio::inherit();
@@ -249,7 +269,40 @@ TEST_CASE("stdio to /dev/null, inherited, or a given fd", "[process]") {
   }());
   ::close(fd);
   CHECK(st.success());
-  CHECK(std::filesystem::file_size(path) > 1);
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text == "to the given fd\n");
+}
+
+TEST_CASE("the child gets the program's environment unless spawn_options::env is given",
+          "[process]") {
+  // A name and a value no other process has, with spaces, '=' and quotes in the value.
+  const scoped_env var("SIDECAR_TEST_INHERITED_" + std::to_string(::getpid()),
+                       "pid " + std::to_string(::getpid()) + " = 'yes' \"really\"");
+  auto before = open_fds();
+  auto [inherited, replaced] =
+      run([&]() -> awaitable<std::pair<std::pair<std::string, exit_status>,
+                                       std::pair<std::string, exit_status>>> {
+        auto ex = co_await asio::this_coro::executor;
+        auto o = helper_opts(strings("env", var.name)); // env not given: ours
+        auto a = child::spawn(ex, o);
+        REQUIRE(a);
+        auto a_text = co_await read_all(a->stdout_pipe());
+        auto a_st = co_await a->async_wait();
+
+        o.env = strings("SIDECAR_X=only this"); // given: that and nothing else
+        auto b = child::spawn(ex, o);
+        REQUIRE(b);
+        auto b_text = co_await read_all(b->stdout_pipe());
+        auto b_st = co_await b->async_wait();
+        co_return std::pair{std::pair{a_text, a_st}, std::pair{b_text, b_st}};
+      }());
+  CHECK(inherited.second == exit_status::exited(0));
+  CHECK(inherited.first == var.value + "\n");
+  CHECK(replaced.second == exit_status::exited(3)); // the helper's "unset"
+  CHECK(replaced.first.empty());
+  CHECK_FALSE(has_children());
+  CHECK(open_fds() == before);
 }
 
 TEST_CASE("stdout pipe is raised to 1 MiB", "[process]") {
@@ -280,7 +333,8 @@ TEST_CASE("the SIGCHLD fallback waits as the pidfd does", "[process]") {
       REQUIRE(c);
       kids.push_back(std::move(*c));
     }
-    for (auto& k : kids) CHECK((co_await k.async_wait()).success());
+    for (auto& k : kids)
+      CHECK((co_await k.async_wait()).success());
   }());
   CHECK_FALSE(has_children());
 }
@@ -325,7 +379,8 @@ TEST_CASE("the destructor's ladder ends a child that ignores SIGTERM", "[process
       char buf[6];
       co_await asio::async_read(c->stdout_pipe(), asio::buffer(buf), use_awaitable);
     } // destroyed while running: the reaper takes over
-    for (int i = 0; i < 100 && has_children(); ++i) co_await sleep_for(20ms);
+    for (int i = 0; i < 100 && has_children(); ++i)
+      co_await sleep_for(20ms);
     CHECK_FALSE(has_children());
     CHECK(process_gone(pid));
   }());
@@ -343,7 +398,8 @@ TEST_CASE("the ladder drains a child that blocks on a full stderr", "[process]")
       auto c = child::spawn(ex, o);
       REQUIRE(c);
     }
-    for (int i = 0; i < 200 && has_children(); ++i) co_await sleep_for(10ms);
+    for (int i = 0; i < 200 && has_children(); ++i)
+      co_await sleep_for(10ms);
     CHECK_FALSE(has_children());
   }());
 }
@@ -381,7 +437,8 @@ TEST_CASE("the whole process group goes", "[process]") {
     co_return static_cast<pid_t>(std::atoi(buf));
   }());
   REQUIRE(grandchild > 0);
-  for (int i = 0; i < 100 && !process_gone(grandchild); ++i) ::usleep(10000);
+  for (int i = 0; i < 100 && !process_gone(grandchild); ++i)
+    ::usleep(10000);
   CHECK(process_gone(grandchild));
 }
 
@@ -398,7 +455,8 @@ TEST_CASE("destroying the context kills and reaps what is left, synchronously", 
     asio::co_spawn(
         ctx,
         [&]() -> awaitable<void> {
-          auto d = child::spawn(co_await asio::this_coro::executor, helper_opts(strings("sleep", "30")));
+          auto d =
+              child::spawn(co_await asio::this_coro::executor, helper_opts(strings("sleep", "30")));
           REQUIRE(d);
           co_await d->async_wait();
         },
@@ -424,7 +482,8 @@ TEST_CASE("no zombie and no leaked fd after many runs", "[process]") {
         REQUIRE(c);
         kids.push_back(std::move(*c));
       }
-      for (auto& k : kids) co_await k.async_wait();
+      for (auto& k : kids)
+        co_await k.async_wait();
     }
   }());
   CHECK(open_fds() == before);

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 namespace {
-void sleep_s(double s) { ::usleep(static_cast<useconds_t>(s * 1e6)); }
+void sleep_s(double s) {
+  ::usleep(static_cast<useconds_t>(s * 1e6));
+}
 } // namespace
 
 int main(int argc, char** argv) {
@@ -55,9 +57,14 @@ int main(int argc, char** argv) {
     auto n = ::write(fd, argv[3], std::strlen(argv[3]));
     return n < 0 ? 1 : 0;
   }
-  if (mode == "env") {
+  if (mode == "env") { // prints the variable's value; unset is exit 3 and no output, so a
+                       // missing variable can never pass for a value
     const char* v = std::getenv(argv[2]);
-    std::printf("%s\n", v ? v : "(unset)");
+    if (!v) {
+      std::fprintf(stderr, "%s is unset\n", argv[2]);
+      return 3;
+    }
+    std::printf("%s\n", v);
     return 0;
   }
   if (mode == "cwd") {

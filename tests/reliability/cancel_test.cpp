@@ -6,11 +6,12 @@
 
 #include "support.hpp"
 
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <csignal>
+#include <optional>
 
 using namespace sidecar;
 using namespace sidecar::test;
@@ -22,9 +23,14 @@ namespace {
 // An endless realtime encode to an mp4 file: only a clean quit writes its index (moov).
 command endless_mp4(const std::filesystem::path& out) {
   command c;
-  c.realtime().format("lavfi").input("testsrc=size=160x120:rate=25")
-      .codec_video("libx264").preset("ultrafast").pix_fmt("yuv420p")
-      .overwrite().output(out.string());
+  c.realtime()
+      .format("lavfi")
+      .input("testsrc=size=160x120:rate=25")
+      .codec_video("libx264")
+      .preset("ultrafast")
+      .pix_fmt("yuv420p")
+      .overwrite()
+      .output(out.string());
   return c;
 }
 
@@ -39,7 +45,8 @@ TEST_CASE("with_timeout: total cancellation asks ffmpeg to quit; the file plays"
   temp_dir dir;
   auto out = dir / "quit.mp4";
   auto before = open_fds();
-  auto r = run([](std::filesystem::path out) -> awaitable<std::pair<expected<exit_status>, expected<media_info>>> {
+  auto r = run([](std::filesystem::path out)
+                   -> awaitable<std::pair<expected<exit_status>, expected<media_info>>> {
     auto ff = endless_mp4(out).spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
     auto st = co_await with_timeout(ff->wait(), 1500ms);
@@ -60,7 +67,9 @@ TEST_CASE("with_timeout: total cancellation asks ffmpeg to quit; the file plays"
 
 TEST_CASE("partial cancellation sends SIGTERM, terminal sends SIGKILL", "[cancel]") {
   temp_dir dir;
-  auto r = run([](std::filesystem::path d) -> awaitable<std::pair<expected<exit_status>, expected<exit_status>>> {
+  auto before = open_fds();
+  auto r = run([](std::filesystem::path d)
+                   -> awaitable<std::pair<expected<exit_status>, expected<exit_status>>> {
     auto ex = co_await asio::this_coro::executor;
     auto a = endless_mp4(d / "term.mp4").spawn(ex);
     auto b = endless_mp4(d / "kill.mp4").spawn(ex);
@@ -78,6 +87,7 @@ TEST_CASE("partial cancellation sends SIGTERM, terminal sends SIGKILL", "[cancel
   REQUIRE(r.second.error().status());
   CHECK(r.second.error().status()->signal == SIGKILL);
   CHECK_FALSE(has_children());
+  CHECK(open_fds() == before);
 }
 
 TEST_CASE("`wait() || timer`: the timer wins, the child quits and is reaped", "[cancel]") {
@@ -102,15 +112,21 @@ TEST_CASE("io_context::stop() and the context's destruction leave no child", "[c
   auto before = open_fds();
   {
     asio::io_context ctx;
-    asio::co_spawn(ctx, []() -> awaitable<void> {
-      auto ff = command{}.format("lavfi").input("testsrc=size=64x48:rate=25").rawvideo()
-                    .spawn(co_await asio::this_coro::executor);
-      REQUIRE(ff);
-      for (;;) {
-        auto f = co_await ff->next_frame();
-        if (!f) break;
-      }
-    }, asio::detached);
+    asio::co_spawn(
+        ctx,
+        []() -> awaitable<void> {
+          auto ff = command{}
+                        .format("lavfi")
+                        .input("testsrc=size=64x48:rate=25")
+                        .rawvideo()
+                        .spawn(co_await asio::this_coro::executor);
+          REQUIRE(ff);
+          for (;;) {
+            auto f = co_await ff->next_frame();
+            if (!f) break;
+          }
+        },
+        asio::detached);
     asio::steady_timer t(ctx, 300ms);
     t.async_wait([&](std::error_code) { ctx.stop(); });
     ctx.run();
@@ -127,8 +143,8 @@ TEST_CASE("a consumer that throws mid-frame-loop: the child is stopped and reape
     bool thrown = false;
     try {
       co_await [&]() -> awaitable<void> {
-        auto ff = command{}.format("lavfi").input("testsrc=size=320x240:rate=25").rawvideo()
-                      .spawn(ex);
+        auto ff =
+            command{}.format("lavfi").input("testsrc=size=320x240:rate=25").rawvideo().spawn(ex);
         REQUIRE(ff);
         int n = 0;
         for (;;) {
@@ -148,8 +164,12 @@ TEST_CASE("a consumer that throws mid-frame-loop: the child is stopped and reape
 }
 
 TEST_CASE("ffmpeg killed from outside mid-stream: an error event with the signal", "[fault]") {
+  auto before = open_fds();
   run([]() -> awaitable<void> {
-    auto ff = command{}.format("lavfi").input("testsrc=size=320x240:rate=25").rawvideo()
+    auto ff = command{}
+                  .format("lavfi")
+                  .input("testsrc=size=320x240:rate=25")
+                  .rawvideo()
                   .spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
     int frames = 0;
@@ -168,25 +188,36 @@ TEST_CASE("ffmpeg killed from outside mid-stream: an error event with the signal
     CHECK(st.error() == errc::process_failed);
   }());
   CHECK_FALSE(has_children());
+  CHECK(open_fds() == before);
 }
 
 TEST_CASE("an ffmpeg that hangs without output is ended by a timeout", "[fault]") {
-  temp_dir dir;
-  auto fifo = dir / "never";
+  auto before = open_fds();
+  std::optional<temp_dir> dir(std::in_place);
+  auto fifo = *dir / "never";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   auto r = run(
       [](std::filesystem::path fifo) -> awaitable<std::pair<expected<exit_status>, double>> {
-        auto ff = command{}.input(fifo.string()).format("null").output("-")
+        auto ff = command{}
+                      .input(fifo.string())
+                      .format("null")
+                      .output("-")
                       .spawn(co_await asio::this_coro::executor);
         REQUIRE(ff);
         ff->process().set_ladder({std::chrono::milliseconds(300), std::chrono::milliseconds(300)});
         auto t0 = std::chrono::steady_clock::now();
         auto st = co_await with_timeout(ff->wait(), 500ms);
-        co_return std::pair{st, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+        co_return std::pair{
+            st, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
       }(fifo),
       20s);
   REQUIRE_FALSE(r.first);
   CHECK(r.first.error() == errc::timed_out);
   CHECK(r.second < 5.0); // quit ignored (blocked in open), SIGTERM, SIGKILL: ladder, no hang
   CHECK_FALSE(has_children());
+  CHECK(open_fds() == before);
+  // The FIFO ffmpeg was stuck on goes with its dir: nothing in /tmp stays.
+  auto path = dir->path();
+  dir.reset();
+  CHECK_FALSE(std::filesystem::exists(path));
 }
