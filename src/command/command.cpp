@@ -188,6 +188,9 @@ std::string mask_secrets(std::string_view text) {
     std::size_t end = sep + 3;
     while (end < text.size() && !ends_url(text[end]))
       ++end;
+    // Punctuation that ends a sentence is not part of the URL: ffmpeg writes "URL: reason".
+    while (end > sep + 3 && std::string_view(":,;.").find(text[end - 1]) != std::string_view::npos)
+      --end;
     out.append(text.substr(copied, start - copied));
     out.append(mask_url(text.substr(start, end - start), sep - start));
     copied = end;

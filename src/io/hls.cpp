@@ -14,8 +14,11 @@ namespace {
 
 std::string full_hint(const std::filesystem::path& dir) {
   struct statvfs st {};
-  if (::statvfs(dir.c_str(), &st) == 0 && st.f_bavail == 0)
-    return " (the file system is full: No space left on device)";
+  // A full ext4 still reports a few free blocks (reserved for its own metadata), so "full"
+  // is less room than one segment could ever take.
+  if (::statvfs(dir.c_str(), &st) == 0 && st.f_bavail * st.f_frsize < 256 * 1024)
+    return " (the file system is full: No space left on device, " +
+           std::to_string(st.f_bavail * st.f_frsize / 1024) + " KiB free)";
   return {};
 }
 
@@ -24,11 +27,13 @@ std::string full_hint(const std::filesystem::path& dir) {
 expected<hls_playlist> check_hls(const std::filesystem::path& playlist) {
   auto dir = playlist.parent_path();
   std::ifstream in(playlist);
-  if (!in) return fail(errc::protocol, "HLS playlist " + playlist.string() + " is missing" + full_hint(dir));
+  if (!in)
+    return fail(errc::protocol,
+                "HLS playlist " + playlist.string() + " is missing" + full_hint(dir));
   std::string line;
   if (!std::getline(in, line) || line.rfind("#EXTM3U", 0) != 0)
-    return fail(errc::protocol, "HLS playlist " + playlist.string() + " is empty or not HLS" +
-                                    full_hint(dir));
+    return fail(errc::protocol,
+                "HLS playlist " + playlist.string() + " is empty or not HLS" + full_hint(dir));
   hls_playlist p;
   double pending = 0; // seconds of the next segment, from #EXTINF
   while (std::getline(in, line)) {
@@ -46,7 +51,8 @@ expected<hls_playlist> check_hls(const std::filesystem::path& playlist) {
       seg.duration = std::chrono::microseconds(std::llround(pending * 1e6));
       pending = 0;
       std::error_code ec;
-      auto path = std::filesystem::path(line).is_absolute() ? std::filesystem::path(line) : dir / line;
+      auto path =
+          std::filesystem::path(line).is_absolute() ? std::filesystem::path(line) : dir / line;
       seg.size = std::filesystem::file_size(path, ec);
       if (ec || seg.size == 0)
         return fail(errc::protocol, "HLS segment " + path.string() +
@@ -56,8 +62,8 @@ expected<hls_playlist> check_hls(const std::filesystem::path& playlist) {
     }
   }
   if (p.segments.empty())
-    return fail(errc::protocol, "HLS playlist " + playlist.string() + " lists no segment" +
-                                    full_hint(dir));
+    return fail(errc::protocol,
+                "HLS playlist " + playlist.string() + " lists no segment" + full_hint(dir));
   return p;
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 namespace sidecar {
@@ -16,10 +17,24 @@ namespace {
 
 using namespace log_detail;
 
+// The first '\n' or '\r' in [p, end), or end. memchr is vectorized: one pass for '\n', then
+// one for '\r' within the line found (a stats line ends in '\r' and has no '\n').
+const char* line_end(const char* p, const char* end) {
+  auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+  const char* stop = nl ? nl : end;
+  auto* cr = static_cast<const char*>(std::memchr(p, '\r', static_cast<std::size_t>(stop - p)));
+  return cr ? cr : stop;
+}
+
 // Replaces bytes that are not UTF-8 by U+FFFD.
 std::string utf8(sv s) {
   std::size_t i = 0;
-  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;
+  for (std::uint64_t w; i + 8 <= s.size(); i += 8) { // ASCII, a word at a time
+    std::memcpy(&w, s.data() + i, 8);
+    if (w & 0x8080808080808080ull) break;
+  }
+  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80)
+    ++i;
   if (i == s.size()) return std::string(s);
   std::string out(s.substr(0, i));
   out.reserve(s.size() + 8);
@@ -61,8 +76,10 @@ template <std::size_t N> std::size_t split_top(sv s, std::array<sv, N>& parts) {
   std::size_t start = 0;
   for (std::size_t i = 0; i <= s.size() && n < N; ++i) {
     char c = i < s.size() ? s[i] : ',';
-    if (c == '(' || c == '[' || c == '{') ++depth;
-    else if ((c == ')' || c == ']' || c == '}') && depth > 0) --depth;
+    if (c == '(' || c == '[' || c == '{')
+      ++depth;
+    else if ((c == ')' || c == ']' || c == '}') && depth > 0)
+      --depth;
     else if (c == ',' && depth == 0) {
       parts[n++] = trim(s.substr(start, i - start));
       start = i + 1;
@@ -73,7 +90,8 @@ template <std::size_t N> std::size_t split_top(sv s, std::array<sv, N>& parts) {
 
 bool parse_int(sv& s, int& out) {
   std::size_t i = 0;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9')
+    ++i;
   if (i == 0) return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + i, out);
   if (ec != std::errc()) return false;
@@ -124,12 +142,18 @@ std::optional<stream_info> stream_line(sv s) {
   auto colon = s.find(':');
   if (colon == sv::npos) return std::nullopt;
   auto type = s.substr(0, colon);
-  if (type == "Video") info.type = stream_type::video;
-  else if (type == "Audio") info.type = stream_type::audio;
-  else if (type == "Subtitle") info.type = stream_type::subtitle;
-  else if (type == "Data") info.type = stream_type::data;
-  else if (type == "Attachment") info.type = stream_type::attachment;
-  else if (type.find(' ') != sv::npos || type.empty()) return std::nullopt;
+  if (type == "Video")
+    info.type = stream_type::video;
+  else if (type == "Audio")
+    info.type = stream_type::audio;
+  else if (type == "Subtitle")
+    info.type = stream_type::subtitle;
+  else if (type == "Data")
+    info.type = stream_type::data;
+  else if (type == "Attachment")
+    info.type = stream_type::attachment;
+  else if (type.find(' ') != sv::npos || type.empty())
+    return std::nullopt;
   auto details = trim(s.substr(colon + 1));
   info.details = utf8(details);
   std::array<sv, 24> parts{};
@@ -163,7 +187,8 @@ std::optional<stream_info> stream_line(sv s) {
       if (i + 2 < n) {
         auto f = parts[i + 2];
         f = f.substr(0, f.find(' '));
-        if (is_identifier(f) && !ends_with(parts[i + 2], "kb/s")) info.sample_format = std::string(f);
+        if (is_identifier(f) && !ends_with(parts[i + 2], "kb/s"))
+          info.sample_format = std::string(f);
       }
       break;
     }
@@ -201,8 +226,10 @@ template <class T> std::optional<T> file_line(sv s, sv head, sv join) {
   if (at == sv::npos) return std::nullopt;
   info.format = std::string(s.substr(0, at));
   s.remove_prefix(at + join.size());
-  if (ends_with(s, "':")) s.remove_suffix(2);
-  else if (ends_with(s, "'")) s.remove_suffix(1);
+  if (ends_with(s, "':"))
+    s.remove_suffix(2);
+  else if (ends_with(s, "'"))
+    s.remove_suffix(1);
   info.url = utf8(s);
   return info;
 }
@@ -217,8 +244,10 @@ std::optional<duration_info> duration_line(sv s) {
     auto colon = p.find(": ");
     if (colon == sv::npos) continue;
     auto key = p.substr(0, colon), value = trim(p.substr(colon + 2));
-    if (key == "Duration") d.duration = clock_time(value);
-    else if (key == "start") d.start = clock_time(value);
+    if (key == "Duration")
+      d.duration = clock_time(value);
+    else if (key == "start")
+      d.start = clock_time(value);
     else if (key == "bitrate") {
       sv unit;
       if (auto v = leading_number(value, &unit))
@@ -260,15 +289,24 @@ bool is_progress_start(sv s) {
 
 std::string_view to_string(log_level level) noexcept {
   switch (level) {
-  case log_level::panic: return "panic";
-  case log_level::fatal: return "fatal";
-  case log_level::error: return "error";
-  case log_level::warning: return "warning";
-  case log_level::info: return "info";
-  case log_level::verbose: return "verbose";
-  case log_level::debug: return "debug";
-  case log_level::trace: return "trace";
-  case log_level::unknown: break;
+  case log_level::panic:
+    return "panic";
+  case log_level::fatal:
+    return "fatal";
+  case log_level::error:
+    return "error";
+  case log_level::warning:
+    return "warning";
+  case log_level::info:
+    return "info";
+  case log_level::verbose:
+    return "verbose";
+  case log_level::debug:
+    return "debug";
+  case log_level::trace:
+    return "trace";
+  case log_level::unknown:
+    break;
   }
   return "unknown";
 }
@@ -285,7 +323,7 @@ log_level parse_log_level(std::string_view name) noexcept {
            : name == "trace" ? log_level::trace
                              : log_level::unknown;
   case 7:
-    return name == "warning" ? log_level::warning
+    return name == "warning"   ? log_level::warning
            : name == "verbose" ? log_level::verbose
                                : log_level::unknown;
   default:
@@ -295,12 +333,18 @@ log_level parse_log_level(std::string_view name) noexcept {
 
 std::string_view to_string(stream_type type) noexcept {
   switch (type) {
-  case stream_type::video: return "video";
-  case stream_type::audio: return "audio";
-  case stream_type::subtitle: return "subtitle";
-  case stream_type::data: return "data";
-  case stream_type::attachment: return "attachment";
-  case stream_type::unknown: break;
+  case stream_type::video:
+    return "video";
+  case stream_type::audio:
+    return "audio";
+  case stream_type::subtitle:
+    return "subtitle";
+  case stream_type::data:
+    return "data";
+  case stream_type::attachment:
+    return "attachment";
+  case stream_type::unknown:
+    break;
   }
   return "unknown";
 }
@@ -339,11 +383,13 @@ std::optional<progress> parse_progress_line(std::string_view line) {
     if (eq == sv::npos) break;
     auto key = trim(s.substr(0, eq));
     s.remove_prefix(eq + 1);
-    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && s.front() == ' ')
+      s.remove_prefix(1);
     auto end = s.find(' ');
     auto value = s.substr(0, end);
     s.remove_prefix(end == sv::npos ? s.size() : end);
-    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && s.front() == ' ')
+      s.remove_prefix(1);
     bool na = value == "N/A";
     if (key == "Lq") {
       p.final = true;
@@ -359,10 +405,10 @@ std::optional<progress> parse_progress_line(std::string_view line) {
       if (key == "Lsize") p.final = true;
       sv unit;
       if (auto v = na ? std::nullopt : leading_number(value, &unit)) {
-        double mult = unit == "kB" || unit == "KiB" ? 1024.0
+        double mult = unit == "kB" || unit == "KiB"   ? 1024.0
                       : unit == "mB" || unit == "MiB" ? 1024.0 * 1024
-                      : unit == "B" || unit.empty() ? 1.0
-                                                    : 1024.0;
+                      : unit == "B" || unit.empty()   ? 1.0
+                                                      : 1024.0;
         p.size_bytes = static_cast<std::uint64_t>(std::llround(*v * mult));
       }
     } else if (key == "time") {
@@ -411,8 +457,7 @@ void log_parser::feed_impl(std::string_view bytes, sink_ref s) {
         continue;
       }
     }
-    const char* q = p;
-    while (q < end && *q != '\n' && *q != '\r') ++q;
+    const char* q = line_end(p, end);
     std::size_t n = static_cast<std::size_t>(q - p);
     if (q == end) { // a partial line: keep it, within the bound
       while (n > 0) {
@@ -475,9 +520,12 @@ void log_parser::line(std::string_view raw, sink_ref s) {
     if (close == sv::npos) break;
     auto inside = text.substr(1, close - 1);
     auto lv = parse_log_level(inside);
-    if (lv != log_level::unknown) level = lv;
-    else if (inside.find(" @ ") != sv::npos) component = inside;
-    else break;
+    if (lv != log_level::unknown)
+      level = lv;
+    else if (inside.find(" @ ") != sv::npos)
+      component = inside;
+    else
+      break;
     text.remove_prefix(close + 1);
     if (!text.empty() && text.front() == ' ') text.remove_prefix(1);
   }
@@ -574,8 +622,7 @@ void log_parser::line(std::string_view raw, sink_ref s) {
     }
   }
   if (section_ == section::mapping && !indented) section_ = section::none;
-  if (last_progress_ && first == 'v' && starts_with(t, "video:") &&
-      t.find(" audio:") != sv::npos) {
+  if (last_progress_ && first == 'v' && starts_with(t, "video:") && t.find(" audio:") != sv::npos) {
     auto p = std::move(*last_progress_);
     last_progress_.reset();
     p.final = true;

@@ -211,12 +211,17 @@ TEST_CASE("mask_secrets hides credentials in URLs", "[command]") {
         "https://h/p?secret=***&password=***&sig=***&empty=");
   CHECK(mask_secrets("https://example.com/video.mp4") == "https://example.com/video.mp4");
   CHECK(mask_secrets("no url here: just text") == "no url here: just text");
+  // ffmpeg's "URL: reason" lines keep their colon.
+  CHECK(mask_secrets("rtmp://127.0.0.1:1935/app/key: Input/output error") ==
+        "rtmp://127.0.0.1:1935/app/***: Input/output error");
+  CHECK(mask_secrets("Error opening output rtmp://h/app/key.") ==
+        "Error opening output rtmp://h/app/***.");
   CHECK(mask_secrets("") == "");
 }
 
 TEST_CASE("mask_secrets finds URLs inside a longer line", "[command]") {
   CHECK(mask_secrets("[error] rtmp://host/live/KEY: Connection refused") ==
-        "[error] rtmp://host/live/*** Connection refused");
+        "[error] rtmp://host/live/***: Connection refused");
   CHECK(mask_secrets("Output #0, flv, to 'rtmp://host/live/KEY':") ==
         "Output #0, flv, to 'rtmp://host/live/***':");
   CHECK(mask_secrets("a rtmp://h/app/k1 and srt://h:1?passphrase=p b") ==
