@@ -11,19 +11,34 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace sidecar {
 
 namespace {
 
 using namespace log_detail;
 
-// The first '\n' or '\r' in [p, end), or end. memchr is vectorized: one pass for '\n', then
-// one for '\r' within the line found (a stats line ends in '\r' and has no '\n').
+// The first '\n' or '\r' in [p, end), or end: 16 bytes a step with SSE2, else two memchr.
 const char* line_end(const char* p, const char* end) {
-  auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
-  const char* stop = nl ? nl : end;
-  auto* cr = static_cast<const char*>(std::memchr(p, '\r', static_cast<std::size_t>(stop - p)));
-  return cr ? cr : stop;
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+  for (; end - p >= 16; p += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const int hits = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, cr)));
+    if (hits) return p + __builtin_ctz(static_cast<unsigned>(hits));
+  }
+  while (p < end && *p != '\n' && *p != '\r')
+    ++p;
+  return p;
+#else
+  auto* n = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+  const char* stop = n ? n : end;
+  auto* r = static_cast<const char*>(std::memchr(p, '\r', static_cast<std::size_t>(stop - p)));
+  return r ? r : stop;
+#endif
 }
 
 // Replaces bytes that are not UTF-8 by U+FFFD.
@@ -69,22 +84,38 @@ std::string utf8(sv s) {
   return out;
 }
 
-// Splits at commas outside (), [] and {}.
+// Splits at commas outside (), [] and {}. A table says which bytes matter, so the common
+// byte costs one load and one branch.
 template <std::size_t N> std::size_t split_top(sv s, std::array<sv, N>& parts) {
+  static constexpr auto kind = [] {
+    std::array<std::uint8_t, 256> k{};
+    k['('] = k['['] = k['{'] = 1;
+    k[')'] = k[']'] = k['}'] = 2;
+    k[','] = 3;
+    return k;
+  }();
   std::size_t n = 0;
   int depth = 0;
   std::size_t start = 0;
-  for (std::size_t i = 0; i <= s.size() && n < N; ++i) {
-    char c = i < s.size() ? s[i] : ',';
-    if (c == '(' || c == '[' || c == '{')
+  const std::size_t size = s.size();
+  for (std::size_t i = 0; i < size && n < N; ++i) {
+    switch (kind[static_cast<unsigned char>(s[i])]) {
+    case 0:
+      break;
+    case 1:
       ++depth;
-    else if ((c == ')' || c == ']' || c == '}') && depth > 0)
-      --depth;
-    else if (c == ',' && depth == 0) {
-      parts[n++] = trim(s.substr(start, i - start));
-      start = i + 1;
+      break;
+    case 2:
+      if (depth > 0) --depth;
+      break;
+    default:
+      if (depth == 0) {
+        parts[n++] = trim(s.substr(start, i - start));
+        start = i + 1;
+      }
     }
   }
+  if (n < N) parts[n++] = trim(s.substr(start));
   return n;
 }
 
@@ -536,7 +567,7 @@ void log_parser::line(std::string_view raw, sink_ref s) {
   auto emit_line = [&] {
     log_line l;
     l.level = level;
-    l.component = utf8(component);
+    if (!component.empty()) l.component = utf8(component);
     l.text = utf8(t);
     s(std::move(l));
   };
