@@ -51,15 +51,25 @@ public:
   // The next event, in the order ffmpeg produced them; nullopt once stdout and stderr have
   // ended and the child is reaped (a failed run yields an error_event just before). Nothing
   // is read from stdout faster than this is called. Not for concurrent callers.
+  // Cancelling it (`next_event() || timer`, a cancellation slot) ends the child the way
+  // cancelling wait() does — total: `q`, partial: SIGTERM, terminal: SIGKILL, escalating
+  // along the ladder — and throws operation_aborted; a later wait() drains, reaps and
+  // returns errc::cancelled. The same holds for every call below that awaits events.
   asio::awaitable<std::optional<event>> next_event();
   // Convenience: the next frame / progress, skipping (and discarding) other events.
   asio::awaitable<std::optional<frame>> next_frame();
   asio::awaitable<std::optional<progress>> next_progress();
   // What ffmpeg said about its inputs, outputs and streams. Completes once it has printed
-  // them, or once it is clear it will print no more (first progress, first output byte,
-  // end of stderr) — never waits forever. Events stay in the stream for next_event() too.
+  // them (every output stream the stream mapping names is described), or once it is clear it
+  // will print no more (first progress, first output byte, end of stderr), and at once when
+  // `-loglevel`/`-v` is below info (then empty, `complete` false) — never waits forever.
+  // Events stay in the stream for next_event() too.
   asio::awaitable<sidecar::metadata> metadata();
-  // Run to the end, returning the error-level lines / all of stderr's lines.
+  // Run to the end, returning the error-level lines / all of stderr's lines not yet read as
+  // events (banner, inputs, streams, mapping, stats, log lines; without the `[level]` tag the
+  // builder asks for; stats lines are left out when `-progress pipe:N` is the source, and
+  // lines past the event queue's bound are dropped with their events). Secrets in URLs are
+  // masked in both, as in every event.
   asio::awaitable<std::vector<log_line>> errors();
   asio::awaitable<std::vector<std::string>> stderr_lines();
   // Waits for the end, discarding events not yet read, and reaps. A non-zero exit or a
@@ -78,8 +88,7 @@ public:
   // Writes with backpressure: completes when ffmpeg has taken the bytes into its pipe.
   template <class ConstBufferSequence, class CompletionToken = asio::use_awaitable_t<>>
   auto async_write(const ConstBufferSequence& buffers, CompletionToken&& token = {}) {
-    return asio::async_write(process_.stdin_pipe(), buffers,
-                             std::forward<CompletionToken>(token));
+    return asio::async_write(process_.stdin_pipe(), buffers, std::forward<CompletionToken>(token));
   }
   asio::awaitable<expected<void>> write(std::span<const std::byte> bytes);
   asio::awaitable<expected<void>> write(std::string_view text);
@@ -98,11 +107,15 @@ public:
 
   // The lines that explain a failure: error-level lines seen last, else the last few lines.
   std::vector<std::string> error_lines() const;
-  // The total the percent of progress events is measured against, once known.
+  // The total the percent of progress events is measured against, once known: per input,
+  // its `-t`, else `-to` less its `-ss`, and its duration less its `-ss`; less the output's
+  // `-ss`; at most the output's `-t`, else `-to` less its `-ss`.
   std::optional<std::chrono::microseconds> total_duration() const;
 
 private:
   ffmpeg_child(child c, std::shared_ptr<detail::stream_state> s);
+  // Tells the state that this object (and its child) is gone: the reaper owns the ladder.
+  void detach() noexcept;
 
   child process_;
   std::shared_ptr<detail::stream_state> state_;

@@ -8,10 +8,10 @@
 #include <sidecar/detail/unique_fd.hpp>
 #include <sidecar/pixel_format.hpp>
 
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -23,8 +23,10 @@
 #include <cmath>
 #include <deque>
 #include <stdexcept>
+#include <utility>
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace sidecar {
@@ -65,43 +67,202 @@ std::optional<std::uint64_t> parse_count(std::string_view s) {
   return v;
 }
 
+// The level a `-loglevel`/`-v` value asks for, as ffmpeg's number (info = 32): flags first
+// ("repeat+level+info", "+level", "-repeat"), then a name or a number. nullopt when it sets
+// flags only or is not a level.
+std::optional<int> parse_loglevel(std::string_view v) {
+  auto is_alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  for (;;) {
+    std::string_view t = v;
+    if (t.size() > 1 && (t[0] == '+' || t[0] == '-') && is_alpha(t[1])) t.remove_prefix(1);
+    if (t.substr(0, 6) == "repeat")
+      v = t.substr(6);
+    else if (t.substr(0, 5) == "level")
+      v = t.substr(5);
+    else
+      break;
+  }
+  if (!v.empty() && v.front() == '+') v.remove_prefix(1);
+  if (v.empty()) return std::nullopt;
+  static constexpr std::pair<std::string_view, int> names[] = {
+      {"quiet", -8}, {"panic", 0},    {"fatal", 8},  {"error", 16}, {"warning", 24},
+      {"info", 32},  {"verbose", 40}, {"debug", 48}, {"trace", 56}};
+  for (auto [name, level] : names)
+    if (v == name) return level;
+  int n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
+// `… -> Stream #1:2 (…)`: the output stream a mapping line names, also for the filter-graph
+// shape the parser keeps as text only (`scale:default -> Stream #0:0 (wrapped_avframe)`).
+std::optional<std::pair<int, int>> mapped_output(const stream_mapping_entry& m) {
+  if (m.output_file >= 0 && m.output_stream >= 0) return std::pair{m.output_file, m.output_stream};
+  std::string_view t = m.text;
+  auto at = t.find("-> Stream #");
+  if (at == std::string_view::npos) return std::nullopt;
+  t.remove_prefix(at + 11);
+  int file = -1, stream = -1;
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), file);
+  if (ec != std::errc() || p == t.data() + t.size() || *p != ':') return std::nullopt;
+  auto [q, ec2] = std::from_chars(p + 1, t.data() + t.size(), stream);
+  if (ec2 != std::errc()) return std::nullopt;
+  return std::pair{file, stream};
+}
+
+// Bytes that are not UTF-8 become U+FFFD, as in the parser's events.
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    std::size_t len = c >= 0xF5 ? 0 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (std::size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (ok && len >= 3) { // no overlongs, surrogates or code points past U+10FFFF
+      auto c1 = static_cast<unsigned char>(s[i + 1]);
+      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0) && !(c == 0xF0 && c1 < 0x90) &&
+           !(c == 0xF4 && c1 >= 0x90);
+    }
+    if (ok) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out.append("\xEF\xBF\xBD");
+      ++i;
+    }
+  }
+  return out;
+}
+
+// A stderr line as ffmpeg printed it, less the `[level] ` tag (the builder asks for it; the
+// program did not), trailing blanks trimmed, bytes that are not UTF-8 replaced, secrets masked.
+std::string display_line(std::string_view raw) {
+  while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t'))
+    raw.remove_suffix(1);
+  std::string text;
+  std::size_t pos = 0;
+  while (pos < raw.size() && raw[pos] == '[') {
+    auto close = raw.find(']', pos);
+    if (close == std::string_view::npos) break;
+    auto after = close + 1;
+    if (after < raw.size() && raw[after] == ' ') ++after;
+    if (parse_log_level(raw.substr(pos + 1, close - pos - 1)) != log_level::unknown) {
+      text.assign(raw.substr(0, pos));
+      text.append(raw.substr(after));
+      break;
+    }
+    pos = after;
+  }
+  if (text.empty()) text.assign(raw);
+  text = valid_utf8(text);
+  if (text.find("://") != std::string::npos) text = mask_secrets(text);
+  return text;
+}
+
+void mask_in_place(std::string& s) {
+  if (s.find("://") != std::string::npos) s = mask_secrets(s);
+}
+
+// 0: ask to quit, 1: SIGTERM, 2: SIGKILL — what a cancellation of this type asks for.
+int stop_step_for(asio::cancellation_type type) {
+  if ((type & asio::cancellation_type::total) != asio::cancellation_type::none) return 0;
+  if ((type & asio::cancellation_type::partial) != asio::cancellation_type::none) return 1;
+  return 2;
+}
+
 } // namespace
 
 namespace detail {
 
+// One queued event and, when it is the first event of a stderr line, that line's text.
+struct queued_event {
+  queued_event() = default;
+  explicit queued_event(event ev) : e(std::move(ev)) {}
+
+  event e;
+  bool starts_line = false;
+  std::string line; // empty for a log_line past the text budget: rebuilt from the event then
+};
+
+// What one input's or the outputs' options say about where reading or writing stops.
+struct time_limits {
+  std::optional<std::chrono::microseconds> seek; // -ss
+  std::optional<std::chrono::microseconds> to;   // -to
+  std::optional<std::chrono::microseconds> t;    // -t
+  // ffmpeg's recording time: -t wins over -to; -to counts from -ss.
+  std::optional<std::chrono::microseconds> limit() const {
+    if (t) return t;
+    if (to) return *to - seek.value_or(std::chrono::microseconds{0});
+    return std::nullopt;
+  }
+};
+
 class stream_state : public std::enable_shared_from_this<stream_state> {
 public:
-  static constexpr std::size_t max_queue = 1024;     // events waiting for the program
-  static constexpr std::size_t max_tail = 32;         // lines kept for error messages
+  static constexpr std::size_t max_queue = 1024; // events waiting for the program
+  static constexpr std::size_t max_tail = 32;    // lines kept for error messages
   static constexpr std::size_t chunk_size = 256 * 1024;
   static constexpr std::size_t staging_size = 64 * 1024;
   static constexpr std::size_t staging_limit = 16 * 1024 * 1024;
+  // Line text kept for stderr_lines() beside queued log_line events; past it, their lines are
+  // rebuilt from the events (indentation and the component's address lost), so memory stays
+  // bounded by the queue.
+  static constexpr std::size_t line_text_budget = 1024 * 1024;
 
   stream_state(const asio::any_io_executor& ex, std::string name, std::string line)
-      : ex(ex), err(ex), wake(ex, asio::steady_timer::time_point::max()), name(std::move(name)),
+      : ex(ex), err(ex), wake(ex, asio::steady_timer::time_point::max()),
+        stop_timer(ex, asio::steady_timer::time_point::max()), name(std::move(name)),
         command_line(std::move(line)) {}
 
   asio::any_io_executor ex;
   asio::posix::stream_descriptor err;
-  asio::readable_pipe* out = nullptr;      // in the child's state; outlives our use of it
+  asio::readable_pipe* out = nullptr; // in the child's state; outlives our use of it
   asio::readable_pipe* progress_pipe = nullptr;
   asio::steady_timer wake;
+  asio::steady_timer stop_timer; // the stop ladder's grace periods
   std::string name;
   std::string command_line;
 
   log_parser parser;
   progress_reader progress_parser;
-  std::deque<event> queue;
+  std::deque<queued_event> queue;
   std::size_t dropped = 0;
+  std::size_t line_text_bytes = 0; // of log_line entries' `line`
   sidecar::metadata meta;
+  bool meta_settled = false; // metadata() may return
+  bool quiet_log = false;    // -loglevel below info: no metadata will be printed
   std::deque<std::string> tail;
   std::deque<std::string> error_tail;
 
+  // stderr split into lines here (as the parser would), so each event knows its line.
+  std::string line_partial;
+  bool line_skip_lf = false;
+  std::string feed_buffer;
+  std::string_view current_line;
+  bool current_line_taken = true;
+
   // What the command line says about the total, for percent and ETA.
-  std::optional<std::chrono::microseconds> limit_time;
+  std::vector<time_limits> input_limits; // per -i, in order
+  time_limits output_limits;             // the options after the last -i
   std::optional<std::uint64_t> limit_frames;
-  std::optional<std::chrono::microseconds> seek;
   bool progress_from_pipe = false;
+
+  // The stop ladder a cancelled wait() or next_event() started: 0 asked to quit, 1 SIGTERM,
+  // 2 SIGKILL. `owner` is the ffmpeg_child's child while that object lives (kept current on
+  // move, cleared on destruction: the reaper runs its own ladder then).
+  child* owner = nullptr;
+  std::optional<int> stop_step;
+  std::string stop_reason;
+  bool escalating = false;
 
   bool stderr_done = false;
   bool progress_done = true;
@@ -131,18 +292,106 @@ public:
 
   void notify() { wake.cancel(); }
 
-  void push(event e) {
+  void push(event e) { push(queued_event(std::move(e))); }
+
+  void push(queued_event q) {
     if (queue.size() >= max_queue &&
-        (std::holds_alternative<log_line>(e) || std::holds_alternative<progress>(e))) {
+        (std::holds_alternative<log_line>(q.e) || std::holds_alternative<progress>(q.e))) {
       ++dropped; // bounded memory beats a complete log nobody reads
       return;
     }
-    queue.push_back(std::move(e));
+    if (std::holds_alternative<log_line>(q.e)) {
+      if (line_text_bytes + q.line.size() > line_text_budget) q.line = {};
+      line_text_bytes += q.line.size();
+    }
+    queue.push_back(std::move(q));
     notify();
   }
 
+  std::optional<queued_event> pop() {
+    if (queue.empty()) return std::nullopt;
+    std::optional<queued_event> q(std::move(queue.front()));
+    queue.pop_front();
+    if (std::holds_alternative<log_line>(q->e)) line_text_bytes -= q->line.size();
+    return q;
+  }
+
+  // Splits stderr bytes into lines the way the parser does ('\n', '\r', "\r\n", cut at
+  // max_line) and hands the parser one line at a time, so each event knows its line.
+  void feed_stderr(std::string_view bytes) {
+    const char* p = bytes.data();
+    const char* end = p + bytes.size();
+    constexpr std::size_t max_line = log_parser::max_line;
+    while (p < end) {
+      if (line_skip_lf) {
+        line_skip_lf = false;
+        if (*p == '\n') {
+          ++p;
+          continue;
+        }
+      }
+      const char* q = p;
+      while (q < end && *q != '\n' && *q != '\r')
+        ++q;
+      auto n = static_cast<std::size_t>(q - p);
+      if (q == end) { // a partial line: keep it, within the bound
+        while (n > 0) {
+          auto take = std::min(n, max_line - line_partial.size());
+          line_partial.append(p, take);
+          p += take;
+          n -= take;
+          if (line_partial.size() >= max_line) {
+            stderr_line(line_partial);
+            line_partial.clear();
+          }
+        }
+        return;
+      }
+      if (!line_partial.empty()) {
+        auto take = std::min(n, max_line - line_partial.size());
+        line_partial.append(p, take);
+        p += take;
+        n -= take;
+        stderr_line(line_partial);
+        line_partial.clear();
+      }
+      while (n > 0) {
+        auto take = std::min(n, max_line);
+        stderr_line(std::string_view(p, take));
+        p += take;
+        n -= take;
+      }
+      line_skip_lf = *q == '\r';
+      p = q + 1;
+    }
+  }
+
+  void finish_stderr() {
+    if (!line_partial.empty()) {
+      stderr_line(line_partial);
+      line_partial.clear();
+    }
+    parser.finish([this](log_event&& e) { on_log_event(std::move(e)); });
+  }
+
+  void stderr_line(std::string_view raw) {
+    feed_buffer.assign(raw);
+    feed_buffer.push_back('\n');
+    current_line = raw;
+    current_line_taken = false;
+    parser.feed(feed_buffer, [this](log_event&& e) { on_log_event(std::move(e)); });
+    current_line_taken = true;
+  }
+
+  // The lines that explain a failure: error-level lines seen last, else the last few lines.
+  std::vector<std::string> error_lines() const {
+    if (!error_tail.empty()) return {error_tail.begin(), error_tail.end()};
+    auto n = std::min<std::size_t>(tail.size(), 5);
+    return {tail.end() - static_cast<std::ptrdiff_t>(n), tail.end()};
+  }
+
   void remember_line(std::string text, bool is_error) {
-    text = mask_secrets(text);
+    mask_in_place(text); // masked already as an event; cheap when there is no URL
     if (is_error) {
       error_tail.push_back(text);
       if (error_tail.size() > max_tail) error_tail.pop_front();
@@ -152,10 +401,21 @@ public:
   }
 
   std::optional<std::chrono::microseconds> total() const {
-    std::optional<std::chrono::microseconds> t = limit_time;
-    for (const auto& d : meta.durations) {
-      if (!d.duration) continue;
-      auto left = *d.duration - seek.value_or(std::chrono::microseconds{0});
+    using us = std::chrono::microseconds;
+    std::optional<us> t = output_limits.limit();
+    std::size_t inputs = input_limits.size();
+    for (const auto& d : meta.durations)
+      inputs = std::max(inputs, static_cast<std::size_t>(std::max(d.input_index, 0)) + 1);
+    for (std::size_t k = 0; k < inputs; ++k) {
+      const time_limits in = k < input_limits.size() ? input_limits[k] : time_limits{};
+      std::optional<us> avail = in.limit();
+      for (const auto& d : meta.durations) {
+        if (static_cast<std::size_t>(d.input_index) != k || !d.duration) continue;
+        auto left = *d.duration - in.seek.value_or(us{0});
+        if (!avail || left < *avail) avail = left;
+      }
+      if (!avail) continue;
+      auto left = *avail - output_limits.seek.value_or(us{0});
       if (!t || left < *t) t = left;
     }
     if (t && t->count() <= 0) return std::nullopt;
@@ -167,8 +427,8 @@ public:
     if (limit_frames && p.frame && *limit_frames > 0)
       share = static_cast<double>(*p.frame) / static_cast<double>(*limit_frames);
     if (auto t = total(); t && p.time)
-      share = std::max(share.value_or(0.0), static_cast<double>(p.time->count()) /
-                                                static_cast<double>(t->count()));
+      share = std::max(share.value_or(0.0),
+                       static_cast<double>(p.time->count()) / static_cast<double>(t->count()));
     if (!share) return;
     double s = std::clamp(*share, 0.0, 1.0);
     if (p.final) s = 1.0;
@@ -176,8 +436,10 @@ public:
     if (p.speed && *p.speed > 0 && s < 1.0) {
       // Remaining media time at the current speed; by frames when only frames are known.
       double total_s = 0;
-      if (auto t = total()) total_s = static_cast<double>(t->count()) / 1e6;
-      else if (p.time) total_s = static_cast<double>(p.time->count()) / 1e6 / std::max(s, 1e-9);
+      if (auto t = total())
+        total_s = static_cast<double>(t->count()) / 1e6;
+      else if (p.time)
+        total_s = static_cast<double>(p.time->count()) / 1e6 / std::max(s, 1e-9);
       double remaining = total_s * (1.0 - s) / *p.speed;
       p.eta = std::chrono::microseconds(static_cast<std::int64_t>(remaining * 1e6));
     } else if (s >= 1.0) {
@@ -186,43 +448,102 @@ public:
   }
 
   void on_log_event(log_event&& e) {
+    queued_event q;
+    if (!current_line_taken) { // the first event of its line carries the line
+      current_line_taken = true;
+      q.starts_line = true;
+      // A log line's text is kept only within the budget (else rebuilt from the event), and
+      // not at all when the full queue will drop it: a noisy stderr costs no copies then.
+      bool keep =
+          !std::holds_alternative<log_line>(e) ||
+          (queue.size() < max_queue && line_text_bytes + current_line.size() <= line_text_budget);
+      if (keep) q.line = display_line(current_line);
+    }
     std::visit(
         [&](auto& v) {
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, version_info>) {
             meta.version = v;
           } else if constexpr (std::is_same_v<T, input_info>) {
+            mask_in_place(v.url);
             meta.inputs.push_back(v);
           } else if constexpr (std::is_same_v<T, duration_info>) {
             meta.durations.push_back(v);
           } else if constexpr (std::is_same_v<T, output_info>) {
+            mask_in_place(v.url);
             meta.outputs.push_back(v);
           } else if constexpr (std::is_same_v<T, stream_info>) {
             meta.streams.push_back(v);
           } else if constexpr (std::is_same_v<T, stream_mapping_entry>) {
+            mask_in_place(v.text);
             meta.mapping.push_back(v);
           } else if constexpr (std::is_same_v<T, progress>) {
             meta_done();
             if (progress_from_pipe) return; // the pipe is the source; skip the stats line
             fill_percent(v);
           } else if constexpr (std::is_same_v<T, log_line>) {
+            mask_in_place(v.text);
+            mask_in_place(v.component);
             bool is_error = v.level == log_level::error || v.level == log_level::fatal ||
                             v.level == log_level::panic;
             remember_line(v.component.empty() ? v.text : "[" + v.component + "] " + v.text,
                           is_error);
-            // "Press [q] to stop" comes after every input and mapping line.
           }
-          push(event(std::in_place_type<T>, std::move(v)));
+          q.e = event(std::in_place_type<T>, std::move(v));
+          push(std::move(q));
+          if constexpr (std::is_same_v<T, stream_info>)
+            if (!meta_settled && header_printed()) meta_done();
         },
         e);
   }
 
+  // Has ffmpeg printed its whole header: a stream mapping, and every output stream it names
+  // described under its Output #N? (Outputs come after the mapping and "Press [q] to stop";
+  // with -nostats and an endless input nothing else may follow for a long time.)
+  bool header_printed() const {
+    if (meta.mapping.empty()) return false;
+    for (const auto& m : meta.mapping) {
+      auto out = mapped_output(m);
+      if (!out) continue;
+      bool described = std::any_of(meta.streams.begin(), meta.streams.end(), [&](auto& st) {
+        return st.is_output && st.file_index == out->first && st.stream_index == out->second;
+      });
+      if (!described) return false;
+    }
+    return true;
+  }
+
+  // metadata() may return now. `complete` says whether ffmpeg printed it at its usual level.
   void meta_done() {
-    if (!meta.complete) {
-      meta.complete = true;
+    if (!meta_settled) {
+      meta_settled = true;
+      meta.complete = !quiet_log;
       notify();
     }
   }
+
+  void act(int step) {
+    if (!owner || !owner->running()) return; // gone, moved from, or reaped: nothing to stop
+    if (step == 0)
+      owner->request_exit();
+    else if (step == 1)
+      owner->terminate();
+    else
+      owner->kill();
+  }
+
+  // True when the child has exited (reaped or not): too late to stop it.
+  bool exited() const {
+    if (!owner || !owner->running()) return true;
+    siginfo_t info{};
+    return ::waitid(P_PID, static_cast<id_t>(owner->id()), &info, WEXITED | WNOHANG | WNOWAIT) ==
+               0 &&
+           info.si_pid != 0;
+  }
+
+  // Starts (or escalates) the stop ladder; a coroutine of its own escalates when a grace
+  // period passes, whoever drains the stream meanwhile.
+  void begin_stop(int step, std::string_view why);
 
   // Reads whatever stderr holds right now, without blocking, and parses it in order. Only
   // ever called on the executor, so no other read can interleave.
@@ -232,14 +553,13 @@ public:
     for (;;) {
       auto n = ::read(err.native_handle(), buf.data(), buf.size());
       if (n > 0) {
-        parser.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)),
-                    [this](log_event&& e) { on_log_event(std::move(e)); });
+        feed_stderr(std::string_view(buf.data(), static_cast<std::size_t>(n)));
         continue;
       }
       if (n == -1 && errno == EINTR) continue;
       if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
       // End of stream (or an error that ends it just the same).
-      parser.finish([this](log_event&& e) { on_log_event(std::move(e)); });
+      finish_stderr();
       stderr_done = true;
       meta_done();
       notify();
@@ -318,7 +638,7 @@ public:
           static_cast<std::int64_t>(static_cast<double>(f.number) * 1e6 / *o.fps));
     filled = 0;
     turn = (turn + 1) % frame_outputs.size();
-    queue.push_back(std::move(f)); // frames are never dropped: they are read on demand
+    queue.push_back(queued_event(event(std::move(f)))); // frames are read on demand, never dropped
     notify();
   }
 
@@ -340,7 +660,7 @@ public:
         std::copy_n(p, take, b.data());
         chunk c(std::move(b), take);
         c.output_index = chunk_output;
-        queue.push_back(std::move(c));
+        queue.push_back(queued_event(event(std::move(c))));
         p += take;
         n -= take;
         notify();
@@ -351,10 +671,9 @@ public:
   void on_stdout_end(const std::error_code& ec) {
     stdout_done = true;
     if (stdout_mode == mode::frames && filled > 0) {
-      push(error_event{error(errc::protocol, "stdout ended inside a frame (" +
-                                                 std::to_string(filled) + " of " +
-                                                 std::to_string(frame_outputs[turn].size) +
-                                                 " bytes)")});
+      push(error_event{
+          error(errc::protocol, "stdout ended inside a frame (" + std::to_string(filled) + " of " +
+                                    std::to_string(frame_outputs[turn].size) + " bytes)")});
       current.release();
       filled = 0;
     }
@@ -415,7 +734,7 @@ public:
                              if (n > 0) {
                                chunk c(std::move(*buf), n);
                                c.output_index = self->chunk_output;
-                               self->queue.push_back(std::move(c));
+                               self->queue.push_back(queued_event(event(std::move(c))));
                              }
                              if (ec) self->on_stdout_end(ec);
                              self->notify();
@@ -462,6 +781,52 @@ asio::awaitable<void> read_progress(std::shared_ptr<stream_state> s) {
   s->notify();
 }
 
+// Climbs the stop ladder while the child runs: a grace period per step (the child's own
+// stop_ladder), then the next step unless it has exited. Ends at SIGKILL, at the end of the
+// stream, or when the ffmpeg_child is destroyed (its reaper then runs the ladder). It only
+// looks at the child (waitid WNOWAIT) and never reaps: whoever drains the stream does.
+asio::awaitable<void> escalate(std::shared_ptr<stream_state> s) {
+  while (!s->ended && s->owner && s->owner->running() && s->stop_step && *s->stop_step < 2) {
+    const int at = *s->stop_step;
+    auto ladder = s->owner->ladder();
+    s->stop_timer.expires_after(at == 0 ? ladder.quit_grace : ladder.term_grace);
+    auto [ec] = co_await s->stop_timer.async_wait(use_tuple);
+    if (s->ended || !s->owner) break;  // reaped, or handed to the reaper
+    if (*s->stop_step != at) continue; // escalated meanwhile: a new grace period
+    if (ec) continue;                  // woken early for nothing: wait again
+    if (s->exited()) break;            // it did stop within the grace period
+    s->stop_step = at + 1;
+    s->act(at + 1);
+  }
+  s->escalating = false;
+}
+
+void stream_state::begin_stop(int step, std::string_view why) {
+  if (ended || exited()) return;
+  if (stop_step && *stop_step >= step) return;
+  if (!stop_step) stop_reason = std::string(why);
+  stop_step = step;
+  act(step);
+  if (escalating) {
+    stop_timer.cancel(); // a new step: a new grace period
+    return;
+  }
+  escalating = true;
+  asio::co_spawn(ex, escalate(shared_from_this()), asio::detached);
+}
+
+// What a stopped run gives wait(): errc::cancelled with how it was stopped and why.
+expected<exit_status> stopped_result(const stream_state& s, int step, std::string_view why,
+                                     std::vector<std::string> lines) {
+  auto status = s.result && *s.result ? **s.result
+                : s.result            ? s.result->error().status().value_or(exit_status{})
+                                      : exit_status{};
+  const char* how = step == 0 ? "asked to quit" : step == 1 ? "sent SIGTERM" : "sent SIGKILL";
+  return tl::unexpected(error::stopped(errc::cancelled,
+                                       s.name + " " + how + " (" + std::string(why) + ")", status,
+                                       std::move(lines)));
+}
+
 } // namespace detail
 
 const output_info* metadata::output(int index) const {
@@ -496,34 +861,41 @@ expected<ffmpeg_child> ffmpeg_child::spawn(const executor_type& ex, const comman
 
   bool stdin_input = false, nostdin = false;
   int progress_fd = -1;
+  std::optional<int> log_level;
+  detail::time_limits pending; // -ss/-to/-t seen since the last -i: that input's, or the outputs'
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto& a = args[i];
     bool has_value = i + 1 < args.size();
     if (a == "-nostdin") nostdin = true;
     if (!has_value) continue;
     const auto& v = args[i + 1];
-    if (a == "-i" && is_stdin_input(v)) stdin_input = true;
-    if (a == "-t") {
-      if (auto t = parse_time(v); t && (!state->limit_time || *t < *state->limit_time))
-        state->limit_time = t;
+    if (a == "-i") {
+      if (is_stdin_input(v)) stdin_input = true;
+      state->input_limits.push_back(pending);
+      pending = {};
     }
-    if (a == "-to") {
-      if (auto t = parse_time(v); t && (!state->limit_time || *t < *state->limit_time))
-        state->limit_time = t;
-    }
-    if (a == "-ss") state->seek = parse_time(v);
+    if (a == "-t") pending.t = parse_time(v);
+    if (a == "-to") pending.to = parse_time(v);
+    if (a == "-ss") pending.seek = parse_time(v);
+    if (a == "-loglevel" || a == "-v") log_level = parse_loglevel(v);
     if (a == "-frames:v" || a == "-vframes" || a == "-frames") state->limit_frames = parse_count(v);
     if (a == "-progress" && v.rfind("pipe:", 0) == 0) {
       auto fd = parse_count(std::string_view(v).substr(5));
       if (fd && *fd >= 3 && *fd < 1024) progress_fd = static_cast<int>(*fd);
     }
   }
-  if (stdin_input) base.exit_how = exit_request::close_stdin;
-  else if (nostdin) base.exit_how = exit_request::sigterm;
-  else base.exit_how = exit_request::quit_key;
-  if (progress_fd >= 0 &&
-      std::find(base.output_pipes.begin(), base.output_pipes.end(), progress_fd) ==
-          base.output_pipes.end())
+  state->output_limits = pending;
+  // Below info ffmpeg prints no Input/Output/Stream lines: metadata() has nothing to wait for.
+  state->quiet_log = log_level && *log_level < 32;
+  if (state->quiet_log) state->meta_done();
+  if (stdin_input)
+    base.exit_how = exit_request::close_stdin;
+  else if (nostdin)
+    base.exit_how = exit_request::sigterm;
+  else
+    base.exit_how = exit_request::quit_key;
+  if (progress_fd >= 0 && std::find(base.output_pipes.begin(), base.output_pipes.end(),
+                                    progress_fd) == base.output_pipes.end())
     base.output_pipes.push_back(progress_fd);
 
   // stderr is a pipe of our own, read through a descriptor that can wait for readiness.
@@ -549,10 +921,37 @@ expected<ffmpeg_child> ffmpeg_child::spawn(const executor_type& ex, const comman
 }
 
 ffmpeg_child::ffmpeg_child(child c, std::shared_ptr<detail::stream_state> s)
-    : process_(std::move(c)), state_(std::move(s)) {}
-ffmpeg_child::ffmpeg_child(ffmpeg_child&&) noexcept = default;
-ffmpeg_child& ffmpeg_child::operator=(ffmpeg_child&&) noexcept = default;
-ffmpeg_child::~ffmpeg_child() = default;
+    : process_(std::move(c)), state_(std::move(s)) {
+  state_->owner = &process_;
+}
+
+ffmpeg_child::ffmpeg_child(ffmpeg_child&& other) noexcept
+    : process_(std::move(other.process_)), state_(std::move(other.state_)) {
+  if (state_) state_->owner = &process_;
+}
+
+ffmpeg_child& ffmpeg_child::operator=(ffmpeg_child&& other) noexcept {
+  if (this != &other) {
+    detach();
+    process_ = std::move(other.process_);
+    state_ = std::move(other.state_);
+    if (state_) state_->owner = &process_;
+  }
+  return *this;
+}
+
+ffmpeg_child::~ffmpeg_child() {
+  detach();
+}
+
+void ffmpeg_child::detach() noexcept {
+  if (!state_) return;
+  state_->owner = nullptr;
+  try {
+    state_->stop_timer.cancel(); // the escalation coroutine ends; the reaper takes over
+  } catch (const std::system_error&) {
+  }
+}
 
 asio::readable_pipe& ffmpeg_child::take_stdout() {
   auto& s = *state_;
@@ -563,39 +962,85 @@ asio::readable_pipe& ffmpeg_child::take_stdout() {
   return process_.stdout_pipe();
 }
 
-const std::string& ffmpeg_child::command_line() const noexcept { return state_->command_line; }
+const std::string& ffmpeg_child::command_line() const noexcept {
+  return state_->command_line;
+}
 
 std::optional<std::chrono::microseconds> ffmpeg_child::total_duration() const {
   return state_->total();
 }
 
-asio::awaitable<std::optional<event>> ffmpeg_child::next_event() {
-  auto& s = *state_;
-  auto keep = state_;
+namespace {
+
+// The next queued event with its stderr line; nullopt at the end, once the child is reaped.
+// Cancellation throws operation_aborted and leaves the child alone: callers decide.
+asio::awaitable<std::optional<detail::queued_event>>
+pull(child& process, std::shared_ptr<detail::stream_state> keep) {
+  auto& s = *keep;
   for (;;) {
-    if (!s.queue.empty()) {
-      std::optional<event> e(std::move(s.queue.front()));
-      s.queue.pop_front();
-      co_return e;
-    }
+    if (auto q = s.pop()) co_return q;
     if (s.ended) co_return std::nullopt;
     if (s.stdout_done && s.stderr_done && s.progress_done) {
-      auto [ec, st] = co_await process_.async_wait(use_tuple);
+      auto [ec, st] = co_await process.async_wait(use_tuple);
+      auto cs = co_await asio::this_coro::cancellation_state;
+      if (ec == asio::error::operation_aborted && cs.cancelled() != asio::cancellation_type::none)
+        throw std::system_error(ec); // cancelled while reaping: not the end yet
       s.ended = true;
+      if (s.escalating) {
+        try {
+          s.stop_timer.cancel(); // the ladder is over: let the context run out of work
+        } catch (const std::system_error&) {
+        }
+      }
       if (ec) {
         s.result = fail(ec, "waiting for " + s.name);
       } else if (!st.success()) {
-        s.result =
-            tl::unexpected(error::process_failed(s.name + " failed", st, error_lines()));
+        s.result = tl::unexpected(error::process_failed(s.name + " failed", st, s.error_lines()));
       } else {
         s.result = st;
       }
-      if (!*s.result) co_return event(error_event{s.result->error()});
+      if (!*s.result) co_return detail::queued_event(event(error_event{s.result->error()}));
       co_return std::nullopt;
     }
     s.start_stdout_read();
     if (s.queue.empty()) co_await s.wait_for_news();
   }
+}
+
+// Runs op; when it is cancelled, starts the stop ladder the cancellation type asks for (as a
+// cancelled wait() does) and rethrows. Lets every cancellation type through, to tell them apart.
+template <class T>
+asio::awaitable<T> stopping_when_cancelled(std::shared_ptr<detail::stream_state> s,
+                                           asio::awaitable<T> op, const char* what) {
+  co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+  std::optional<T> r;
+  bool aborted = false;
+  try {
+    r.emplace(co_await std::move(op));
+  } catch (const std::system_error& x) {
+    if (x.code() != asio::error::operation_aborted) throw;
+    aborted = true; // no co_await inside a handler
+  }
+  if (aborted) {
+    auto cs = co_await asio::this_coro::cancellation_state;
+    auto type = cs.cancelled();
+    if (type != asio::cancellation_type::none) s->begin_stop(stop_step_for(type), what);
+    throw std::system_error(asio::error::operation_aborted);
+  }
+  co_return std::move(*r);
+}
+
+asio::awaitable<std::optional<event>> next_event_of(child& process,
+                                                    std::shared_ptr<detail::stream_state> s) {
+  auto q = co_await pull(process, std::move(s));
+  if (!q) co_return std::nullopt;
+  co_return std::move(q->e);
+}
+
+} // namespace
+
+asio::awaitable<std::optional<event>> ffmpeg_child::next_event() {
+  return stopping_when_cancelled(state_, next_event_of(process_, state_), "next_event cancelled");
 }
 
 asio::awaitable<std::optional<frame>> ffmpeg_child::next_frame() {
@@ -610,10 +1055,11 @@ asio::awaitable<std::optional<progress>> ffmpeg_child::next_progress() {
   co_return std::nullopt;
 }
 
-asio::awaitable<metadata> ffmpeg_child::metadata() {
-  auto& s = *state_;
-  auto keep = state_;
-  while (!s.meta.complete) {
+namespace {
+
+asio::awaitable<metadata> metadata_of(std::shared_ptr<detail::stream_state> keep) {
+  auto& s = *keep;
+  while (!s.meta_settled) {
     // The first stdout bytes settle it: ffmpeg has described its outputs by then. They are
     // staged, not lost.
     if (s.stdout_mode == detail::stream_state::mode::undecided) s.start_stdout_read();
@@ -621,6 +1067,12 @@ asio::awaitable<metadata> ffmpeg_child::metadata() {
     co_await s.wait_for_news();
   }
   co_return s.meta;
+}
+
+} // namespace
+
+asio::awaitable<metadata> ffmpeg_child::metadata() {
+  return stopping_when_cancelled(state_, metadata_of(state_), "metadata cancelled");
 }
 
 asio::awaitable<std::vector<log_line>> ffmpeg_child::errors() {
@@ -633,25 +1085,43 @@ asio::awaitable<std::vector<log_line>> ffmpeg_child::errors() {
   co_return out;
 }
 
-asio::awaitable<std::vector<std::string>> ffmpeg_child::stderr_lines() {
+namespace {
+
+asio::awaitable<std::vector<std::string>> stderr_lines_of(child& process,
+                                                          std::shared_ptr<detail::stream_state> s) {
   std::vector<std::string> out;
-  while (auto e = co_await next_event())
-    if (auto* l = std::get_if<log_line>(&*e)) out.push_back(l->text);
+  for (;;) {
+    auto q = co_await pull(process, s);
+    if (!q) break;
+    if (!q->starts_line) continue;
+    if (!q->line.empty()) {
+      out.push_back(std::move(q->line));
+    } else if (auto* l = std::get_if<log_line>(&q->e)) { // past the text budget
+      out.push_back(l->component.empty() ? std::move(l->text)
+                                         : "[" + l->component + "] " + l->text);
+    }
+  }
   co_return out;
 }
 
+} // namespace
+
+asio::awaitable<std::vector<std::string>> ffmpeg_child::stderr_lines() {
+  return stopping_when_cancelled(state_, stderr_lines_of(process_, state_),
+                                 "stderr_lines cancelled");
+}
+
 asio::awaitable<expected<exit_status>> ffmpeg_child::wait() {
-  using namespace asio::experimental::awaitable_operators;
   // Let every kind of cancellation through, to tell them apart below.
   co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
   std::optional<asio::cancellation_type> cancelled;
   for (;;) {
-    // Not `while (co_await next_event()) {}`: g++ 12 miscompiles a co_await condition with
-    // an empty loop body (the frame is resumed uninitialised).
-    std::optional<event> e;
+    // Not `while (co_await pull()) {}`: g++ 12 miscompiles a co_await condition with an
+    // empty loop body (the frame is resumed uninitialised).
+    std::optional<detail::queued_event> e;
     bool aborted = false;
     try {
-      e = co_await next_event();
+      e = co_await pull(process_, state_);
     } catch (const std::system_error& x) {
       if (x.code() != asio::error::operation_aborted) throw;
       aborted = true; // no co_await inside a handler
@@ -662,46 +1132,27 @@ asio::awaitable<expected<exit_status>> ffmpeg_child::wait() {
     }
     if (!e) break;
   }
-  if (!cancelled) {
-    if (!state_->result) co_return fail(errc::protocol, "the event stream ended without an exit");
-    co_return *state_->result;
-  }
-
-  // Cancelled: end the child the way the cancellation asks — total: ffmpeg's own quit (`q`,
-  // end of stdin or SIGINT), so it finishes its files; partial: SIGTERM; terminal: SIGKILL —
-  // then keep draining its output (it cannot finish while a pipe is full), escalating along
-  // the ladder when a grace period passes, and reap it.
-  co_await asio::this_coro::reset_cancellation_state();
-  auto type = *cancelled;
-  int step = (type & asio::cancellation_type::total) != asio::cancellation_type::none     ? 0
-             : (type & asio::cancellation_type::partial) != asio::cancellation_type::none ? 1
-                                                                                           : 2;
-  auto ladder = process_.ladder();
-  auto act = [&] {
-    if (step == 0) quit();
-    else if (step == 1) terminate();
-    else kill();
-  };
-  act();
-  asio::steady_timer timer(get_executor());
-  timer.expires_after(step == 0 ? ladder.quit_grace : ladder.term_grace);
-  for (;;) {
-    auto r = co_await (next_event() || timer.async_wait(use_tuple));
-    if (r.index() == 1) {
-      if (step < 2) ++step;
-      act();
-      timer.expires_after(step == 1 ? ladder.term_grace : std::chrono::hours(24));
-      continue;
+  auto& s = *state_;
+  if (cancelled) {
+    // End the child the way the cancellation asks — total: ffmpeg's own quit (`q`, end of
+    // stdin or SIGINT), so it finishes its files; partial: SIGTERM; terminal: SIGKILL — and
+    // keep draining its output (it cannot finish while a pipe is full) while the ladder
+    // escalates when a grace period passes; then reap it.
+    co_await asio::this_coro::reset_cancellation_state();
+    int step = stop_step_for(*cancelled);
+    s.begin_stop(step, "wait cancelled");
+    for (;;) {
+      auto e = co_await pull(process_, state_);
+      if (!e) break;
     }
-    if (!std::get<0>(r)) break;
+    co_return detail::stopped_result(s, std::max(step, s.stop_step.value_or(step)),
+                                     s.stop_reason.empty() ? "wait cancelled" : s.stop_reason,
+                                     error_lines());
   }
-  auto status = state_->result && *state_->result ? **state_->result
-                : state_->result ? state_->result->error().status().value_or(exit_status{})
-                                 : exit_status{};
-  const char* how = step == 0 ? "asked to quit" : step == 1 ? "sent SIGTERM" : "sent SIGKILL";
-  co_return tl::unexpected(error::stopped(errc::cancelled,
-                                          state_->name + " " + how + " (wait cancelled)",
-                                          status, error_lines()));
+  if (!s.result) co_return fail(errc::protocol, "the event stream ended without an exit");
+  // A cancelled next_event() (or metadata(), ...) stopped it: say so, as a cancelled wait().
+  if (s.stop_step) co_return detail::stopped_result(s, *s.stop_step, s.stop_reason, error_lines());
+  co_return *s.result;
 }
 
 asio::awaitable<expected<void>> ffmpeg_child::write(std::span<const std::byte> bytes) {
@@ -709,8 +1160,8 @@ asio::awaitable<expected<void>> ffmpeg_child::write(std::span<const std::byte> b
   if (!in.is_open())
     co_return fail(std::make_error_code(std::errc::bad_file_descriptor),
                    state_->name + "'s stdin is closed");
-  auto [ec, n] = co_await asio::async_write(in, asio::buffer(bytes.data(), bytes.size()),
-                                            use_tuple);
+  auto [ec, n] =
+      co_await asio::async_write(in, asio::buffer(bytes.data(), bytes.size()), use_tuple);
   if (ec) {
     if (ec == asio::error::broken_pipe)
       co_return fail(ec, state_->name + " stopped reading its stdin (it has exited?)");
@@ -729,10 +1180,7 @@ void ffmpeg_child::close_stdin() {
 }
 
 std::vector<std::string> ffmpeg_child::error_lines() const {
-  const auto& s = *state_;
-  if (!s.error_tail.empty()) return {s.error_tail.begin(), s.error_tail.end()};
-  auto n = std::min<std::size_t>(s.tail.size(), 5);
-  return {s.tail.end() - static_cast<std::ptrdiff_t>(n), s.tail.end()};
+  return state_->error_lines();
 }
 
 asio::awaitable<expected<version_info>> ffmpeg_version(tool which) {
@@ -760,11 +1208,12 @@ asio::awaitable<expected<version_info>> ffmpeg_version(tool which) {
   if (ec) co_return fail(ec, "waiting for " + name + " -version");
   auto first = std::string_view(text).substr(0, text.find('\n'));
   if (!st.success())
-    co_return tl::unexpected(error::process_failed(name + " -version failed", st,
-                                                   {std::string(first)}));
+    co_return tl::unexpected(
+        error::process_failed(name + " -version failed", st, {std::string(first)}));
   auto v = parse_version_line(first);
-  if (!v) co_return fail(errc::protocol, name + " -version printed no version line: '" +
-                                             std::string(first.substr(0, 200)) + "'");
+  if (!v)
+    co_return fail(errc::protocol, name + " -version printed no version line: '" +
+                                       std::string(first.substr(0, 200)) + "'");
   co_return *v;
 }
 

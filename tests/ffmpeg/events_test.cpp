@@ -1,5 +1,6 @@
-// The event stream of a running ffmpeg, live: frames, chunks, interleaved outputs, metadata,
-// progress with percent, the -progress fd, stdin frames, quit, bad input, a slow consumer.
+// The event stream of a running ffmpeg, live: frames, chunks, interleaved outputs, metadata
+// (also of endless runs), progress with percent and ETA, the -progress fd, stdin frames,
+// stderr_lines(), quit, bad input, a slow consumer.
 #include <sidecar/ffmpeg_child.hpp>
 
 #include "support.hpp"
@@ -10,6 +11,8 @@
 #include <fstream>
 #include <map>
 
+#include <sys/wait.h>
+
 using namespace sidecar;
 using namespace sidecar::test;
 using asio::awaitable;
@@ -19,7 +22,8 @@ namespace {
 std::array<int, 3> pixel(const frame& f, int x, int y) {
   auto d = f.data();
   auto at = (static_cast<std::size_t>(y) * static_cast<std::size_t>(f.width) +
-             static_cast<std::size_t>(x)) * 3;
+             static_cast<std::size_t>(x)) *
+            3;
   return {static_cast<int>(d[at]), static_cast<int>(d[at + 1]), static_cast<int>(d[at + 2])};
 }
 
@@ -54,20 +58,32 @@ struct tally {
     std::string k = std::visit(
         [](const auto& v) -> std::string {
           using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, version_info>) return "version";
-          else if constexpr (std::is_same_v<T, configuration_info>) return "configuration";
-          else if constexpr (std::is_same_v<T, library_version>) return "library";
-          else if constexpr (std::is_same_v<T, input_info>) return "input";
-          else if constexpr (std::is_same_v<T, duration_info>) return "duration";
+          if constexpr (std::is_same_v<T, version_info>)
+            return "version";
+          else if constexpr (std::is_same_v<T, configuration_info>)
+            return "configuration";
+          else if constexpr (std::is_same_v<T, library_version>)
+            return "library";
+          else if constexpr (std::is_same_v<T, input_info>)
+            return "input";
+          else if constexpr (std::is_same_v<T, duration_info>)
+            return "duration";
           else if constexpr (std::is_same_v<T, stream_info>)
             return v.is_output ? "output_stream" : "input_stream";
-          else if constexpr (std::is_same_v<T, stream_mapping_entry>) return "mapping";
-          else if constexpr (std::is_same_v<T, output_info>) return "output";
-          else if constexpr (std::is_same_v<T, progress>) return "progress";
-          else if constexpr (std::is_same_v<T, log_line>) return "log";
-          else if constexpr (std::is_same_v<T, frame>) return "frame";
-          else if constexpr (std::is_same_v<T, chunk>) return "chunk";
-          else return "error";
+          else if constexpr (std::is_same_v<T, stream_mapping_entry>)
+            return "mapping";
+          else if constexpr (std::is_same_v<T, output_info>)
+            return "output";
+          else if constexpr (std::is_same_v<T, progress>)
+            return "progress";
+          else if constexpr (std::is_same_v<T, log_line>)
+            return "log";
+          else if constexpr (std::is_same_v<T, frame>)
+            return "frame";
+          else if constexpr (std::is_same_v<T, chunk>)
+            return "chunk";
+          else
+            return "error";
         },
         e);
     if (order.empty() || order.back() != k) order.push_back(k);
@@ -81,7 +97,8 @@ struct tally {
 } // namespace
 
 TEST_CASE("ffmpeg_version parses the installed ffmpeg", "[events]") {
-  auto v = run([]() -> awaitable<expected<version_info>> { co_return co_await ffmpeg_version(); }());
+  auto v =
+      run([]() -> awaitable<expected<version_info>> { co_return co_await ffmpeg_version(); }());
   REQUIRE(v);
   CHECK_FALSE(v->version.empty());
   CHECK(v->major >= 4);
@@ -133,8 +150,12 @@ TEST_CASE("an encoded stream on stdout arrives as chunks with every byte", "[eve
   auto bytes = run([]() -> awaitable<std::size_t> {
     auto ff = command{}
                   .hide_banner()
-                  .format("lavfi").input("testsrc=size=160x120:rate=25")
-                  .frames(50).codec_video("mpeg4").format("nut").output("-")
+                  .format("lavfi")
+                  .input("testsrc=size=160x120:rate=25")
+                  .frames(50)
+                  .codec_video("mpeg4")
+                  .format("nut")
+                  .output("-")
                   .spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
     std::size_t total = 0;
@@ -155,9 +176,17 @@ TEST_CASE("interleaved rawvideo outputs come with their output index", "[events]
   auto counts = run([]() -> awaitable<std::map<int, int>> {
     auto ff = command{}
                   .hide_banner()
-                  .format("lavfi").input("testsrc=size=64x48:rate=10:duration=2")
-                  .map("0:v").format("rawvideo").pix_fmt("rgb24").output("pipe:1")
-                  .map("0:v").size(32, 24).format("rawvideo").pix_fmt("gray").output("pipe:1")
+                  .format("lavfi")
+                  .input("testsrc=size=64x48:rate=10:duration=2")
+                  .map("0:v")
+                  .format("rawvideo")
+                  .pix_fmt("rgb24")
+                  .output("pipe:1")
+                  .map("0:v")
+                  .size(32, 24)
+                  .format("rawvideo")
+                  .pix_fmt("gray")
+                  .output("pipe:1")
                   .spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
     std::map<int, int> n;
@@ -184,9 +213,17 @@ TEST_CASE("interleaved outputs at different rates: an error event, then chunks",
   auto r = run([]() -> awaitable<std::pair<std::size_t, bool>> {
     auto ff = command{}
                   .hide_banner()
-                  .format("lavfi").input("testsrc=size=64x48:rate=10:duration=1")
-                  .map("0:v").format("rawvideo").pix_fmt("rgb24").output("pipe:1")
-                  .map("0:v").rate(5.0).format("rawvideo").pix_fmt("rgb24").output("pipe:1")
+                  .format("lavfi")
+                  .input("testsrc=size=64x48:rate=10:duration=1")
+                  .map("0:v")
+                  .format("rawvideo")
+                  .pix_fmt("rgb24")
+                  .output("pipe:1")
+                  .map("0:v")
+                  .rate(5.0)
+                  .format("rawvideo")
+                  .pix_fmt("rgb24")
+                  .output("pipe:1")
                   .spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
     std::size_t bytes = 0;
@@ -212,9 +249,14 @@ TEST_CASE("interleaved outputs at different rates: an error event, then chunks",
 TEST_CASE("metadata() collects inputs, outputs and streams, and frames still follow", "[events]") {
   run([]() -> awaitable<void> {
     auto ff = command{}
-                  .format("lavfi").input("testsrc=size=320x240:rate=25:duration=1")
-                  .format("lavfi").input("sine=frequency=440:sample_rate=48000:duration=1")
-                  .map("0:v").map("1:a").codec_audio("pcm_s16le").format("nut")
+                  .format("lavfi")
+                  .input("testsrc=size=320x240:rate=25:duration=1")
+                  .format("lavfi")
+                  .input("sine=frequency=440:sample_rate=48000:duration=1")
+                  .map("0:v")
+                  .map("1:a")
+                  .codec_audio("pcm_s16le")
+                  .format("nut")
                   .output("-")
                   .spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
@@ -261,8 +303,10 @@ TEST_CASE("metadata() completes when the log level hides it", "[events]") {
   run([]() -> awaitable<void> {
     auto ff = command{}
                   .loglevel("error")
-                  .format("lavfi").input("testsrc=size=64x48:rate=25:duration=1")
-                  .format("null").output("-")
+                  .format("lavfi")
+                  .input("testsrc=size=64x48:rate=25:duration=1")
+                  .format("null")
+                  .output("-")
                   .spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
     auto m = co_await ff->metadata();
@@ -278,12 +322,18 @@ TEST_CASE("metadata() completes when the log level hides it", "[events]") {
 TEST_CASE("progress events carry time, speed and a percent of the known total", "[events]") {
   auto ps = run([]() -> awaitable<std::vector<progress>> {
     auto ff = command{}
-                  .format("lavfi").input("testsrc=size=320x240:rate=25")
-                  .duration("4").stats_period("0.1").codec_video("mpeg4").format("null").output("-")
+                  .format("lavfi")
+                  .input("testsrc=size=320x240:rate=25")
+                  .duration("4")
+                  .stats_period("0.1")
+                  .codec_video("mpeg4")
+                  .format("null")
+                  .output("-")
                   .spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
     std::vector<progress> out;
-    while (auto p = co_await ff->next_progress()) out.push_back(*p);
+    while (auto p = co_await ff->next_progress())
+      out.push_back(*p);
     {
       auto status = co_await ff->wait();
       CHECK(status);
@@ -310,13 +360,19 @@ TEST_CASE("progress events carry time, speed and a percent of the known total", 
 TEST_CASE("-progress pipe:3 is read from its own fd as the source of progress", "[events]") {
   auto ps = run([]() -> awaitable<std::vector<progress>> {
     auto ff = command{}
-                  .format("lavfi").input("testsrc=size=320x240:rate=25")
-                  .frames(50).progress_url("pipe:3").stats_period("0.1")
-                  .codec_video("mpeg4").format("null").output("-")
+                  .format("lavfi")
+                  .input("testsrc=size=320x240:rate=25")
+                  .frames(50)
+                  .progress_url("pipe:3")
+                  .stats_period("0.1")
+                  .codec_video("mpeg4")
+                  .format("null")
+                  .output("-")
                   .spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
     std::vector<progress> out;
-    while (auto p = co_await ff->next_progress()) out.push_back(*p);
+    while (auto p = co_await ff->next_progress())
+      out.push_back(*p);
     {
       auto status = co_await ff->wait();
       CHECK(status);
@@ -337,8 +393,14 @@ TEST_CASE("frames written to stdin are encoded; close_stdin ends the input", "[e
   auto frames = run([]() -> awaitable<std::uint64_t> {
     auto ex = co_await asio::this_coro::executor;
     auto ff = command{}
-                  .format("rawvideo").pix_fmt("rgb24").size(64, 48).rate(25.0).input("-")
-                  .codec_video("mpeg4").format("null").output("-")
+                  .format("rawvideo")
+                  .pix_fmt("rgb24")
+                  .size(64, 48)
+                  .rate(25.0)
+                  .input("-")
+                  .codec_video("mpeg4")
+                  .format("null")
+                  .output("-")
                   .spawn(ex);
     REQUIRE(ff);
     std::vector<std::byte> img(64 * 48 * 3, std::byte{0x80});
@@ -360,7 +422,8 @@ TEST_CASE("frames written to stdin are encoded; close_stdin ends the input", "[e
 TEST_CASE("quit() while reading frames: the stream ends cleanly", "[events]") {
   auto n = run([]() -> awaitable<int> {
     auto ff = command{}
-                  .format("lavfi").input("testsrc=size=64x48:rate=25")
+                  .format("lavfi")
+                  .input("testsrc=size=64x48:rate=25")
                   .rawvideo()
                   .spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
@@ -377,7 +440,9 @@ TEST_CASE("quit() while reading frames: the stream ends cleanly", "[events]") {
 
 TEST_CASE("a missing input ends the stream with an error event and a failed wait", "[events]") {
   run([]() -> awaitable<void> {
-    auto ff = command{}.input("/nonexistent/sidecar.mp4").rawvideo()
+    auto ff = command{}
+                  .input("/nonexistent/sidecar.mp4")
+                  .rawvideo()
                   .spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
     std::optional<error> seen;
@@ -402,7 +467,9 @@ TEST_CASE("a missing input ends the stream with an error event and a failed wait
 
 TEST_CASE("an unwritable output fails with ffmpeg's reason", "[events]") {
   run([]() -> awaitable<void> {
-    auto ff = command{}.format("lavfi").input("testsrc=duration=1")
+    auto ff = command{}
+                  .format("lavfi")
+                  .input("testsrc=duration=1")
                   .output("/nonexistent-dir/out.mp4")
                   .spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
@@ -419,12 +486,15 @@ TEST_CASE("a noisy stderr never blocks a program that only wants frames", "[even
     // -loglevel debug writes megabytes of stderr; next_frame() discards it as it goes.
     auto ff = command{}
                   .loglevel("level+debug")
-                  .format("lavfi").input("testsrc=size=64x48:rate=25")
-                  .frames(500).rawvideo()
+                  .format("lavfi")
+                  .input("testsrc=size=64x48:rate=25")
+                  .frames(500)
+                  .rawvideo()
                   .spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
     int n = 0;
-    while (co_await ff->next_frame()) ++n;
+    while (co_await ff->next_frame())
+      ++n;
     {
       auto status = co_await ff->wait();
       CHECK(status);
@@ -441,8 +511,10 @@ TEST_CASE("a slow consumer of 1080p frames keeps memory flat", "[events][memory]
       []() -> awaitable<std::pair<std::size_t, std::size_t>> {
         auto ex = co_await asio::this_coro::executor;
         auto ff = command{}
-                      .format("lavfi").input("testsrc=size=1920x1080:rate=25")
-                      .frames(120).rawvideo()
+                      .format("lavfi")
+                      .input("testsrc=size=1920x1080:rate=25")
+                      .frames(120)
+                      .rawvideo()
                       .spawn(ex);
         REQUIRE(ff);
         std::size_t warm = 0, peak = 0;
@@ -488,8 +560,13 @@ TEST_CASE("a dropped ffmpeg_child is stopped and reaped, leaving no fd", "[event
 
 TEST_CASE("invalid arguments fail at once with ffmpeg's reason", "[events]") {
   run([]() -> awaitable<void> {
-    auto ff = command{}.arg("-no_such_option").arg("1").format("lavfi").input("testsrc")
-                  .format("null").output("-")
+    auto ff = command{}
+                  .arg("-no_such_option")
+                  .arg("1")
+                  .format("lavfi")
+                  .input("testsrc")
+                  .format("null")
+                  .output("-")
                   .spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
     std::optional<error> seen;
@@ -505,4 +582,205 @@ TEST_CASE("invalid arguments fail at once with ffmpeg's reason", "[events]") {
     REQUIRE(st.error().status());
     CHECK_FALSE(st.error().status()->success());
   }());
+}
+
+namespace {
+
+using std::chrono::milliseconds;
+
+struct endless_metadata {
+  sidecar::metadata meta;
+  milliseconds took{0};
+  bool running = false; // ffmpeg still ran when metadata() returned
+};
+
+// metadata() of an endless realtime ffmpeg, how long it took; then `q` and a clean exit.
+awaitable<endless_metadata> metadata_of_endless(command cmd) {
+  auto ff = cmd.spawn(co_await asio::this_coro::executor);
+  REQUIRE(ff);
+  auto t0 = std::chrono::steady_clock::now();
+  endless_metadata r;
+  r.meta = co_await ff->metadata();
+  r.took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0);
+  siginfo_t info{};
+  r.running =
+      ::waitid(P_PID, static_cast<id_t>(ff->id()), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+      info.si_pid == 0;
+  CHECK_FALSE(ff->quit());
+  auto st = co_await ff->wait();
+  CHECK(st);
+  co_return r;
+}
+
+} // namespace
+
+TEST_CASE("metadata() of an endless -nostats run returns once the outputs are described",
+          "[events]") {
+  // No stats line, no stdout, no end of stderr: only the header itself can settle it.
+  auto r = run(metadata_of_endless(command{}
+                                       .arg("-nostats")
+                                       .realtime()
+                                       .format("lavfi")
+                                       .input("testsrc=size=64x48:rate=25")
+                                       .realtime()
+                                       .format("lavfi")
+                                       .input("sine=sample_rate=8000")
+                                       .map("0:v")
+                                       .map("1:a")
+                                       .format("null")
+                                       .output("-")),
+               20s);
+  CHECK(r.took < 3000ms);
+  CHECK(r.running);
+  CHECK(r.meta.complete);
+  CHECK(r.meta.inputs.size() == 2);
+  REQUIRE(r.meta.outputs.size() == 1);
+  CHECK(r.meta.mapping.size() == 2);
+  auto out = r.meta.output_streams(0);
+  REQUIRE(out.size() == 2); // both output streams, not just the first one described
+  CHECK(out[0]->type == stream_type::video);
+  CHECK(out[1]->type == stream_type::audio);
+
+  // A filter graph's mapping names its output only in text.
+  auto g = run(metadata_of_endless(command{}
+                                       .arg("-nostats")
+                                       .realtime()
+                                       .format("lavfi")
+                                       .input("testsrc=size=64x48:rate=25")
+                                       .filter_complex("[0:v]scale=32:24[o]")
+                                       .map("[o]")
+                                       .format("null")
+                                       .output("-")),
+               20s);
+  CHECK(g.took < 3000ms);
+  CHECK(g.running);
+  CHECK(g.meta.complete);
+  auto gout = g.meta.output_streams(0);
+  REQUIRE(gout.size() == 1);
+  CHECK(gout[0]->width == 32);
+}
+
+TEST_CASE("metadata() of an endless run at a lowered log level returns at once, empty",
+          "[events]") {
+  auto r = run(metadata_of_endless(command{}
+                                       .loglevel("error")
+                                       .realtime()
+                                       .format("lavfi")
+                                       .input("testsrc=size=64x48:rate=25")
+                                       .format("null")
+                                       .output("-")),
+               20s);
+  CHECK(r.took < 500ms);
+  CHECK(r.running);
+  CHECK_FALSE(r.meta.complete); // less than usual was printed: this is all there is
+  CHECK(r.meta.inputs.empty());
+  CHECK(r.meta.outputs.empty());
+
+  // Flags before the level, as ffmpeg accepts them.
+  auto w = run(metadata_of_endless(command{}
+                                       .arg("-v")
+                                       .arg("repeat+level+warning")
+                                       .realtime()
+                                       .format("lavfi")
+                                       .input("testsrc=size=64x48:rate=25")
+                                       .format("null")
+                                       .output("-")),
+               20s);
+  CHECK(w.took < 500ms);
+  CHECK(w.running);
+  CHECK_FALSE(w.meta.complete);
+}
+
+TEST_CASE("progress events carry an ETA that counts down to 0 when the total is known",
+          "[events]") {
+  auto ps = run(
+      []() -> awaitable<std::vector<progress>> {
+        auto ff = command{}
+                      .realtime()
+                      .format("lavfi")
+                      .input("testsrc=size=64x48:rate=25")
+                      .duration("2")
+                      .stats_period("0.2")
+                      .format("null")
+                      .output("-")
+                      .spawn(co_await asio::this_coro::executor);
+        REQUIRE(ff);
+        std::vector<progress> out;
+        while (auto p = co_await ff->next_progress())
+          out.push_back(*p);
+        auto st = co_await ff->wait();
+        CHECK(st);
+        co_return out;
+      }(),
+      20s);
+  REQUIRE(ps.size() >= 4);
+  std::string seen; // for a failure's message
+  for (const auto& p : ps)
+    seen += "time=" + (p.time ? std::to_string(p.time->count()) : "-") +
+            " speed=" + (p.speed ? std::to_string(*p.speed) : "-") +
+            " eta=" + (p.eta ? std::to_string(p.eta->count()) : "-") + "\n";
+  INFO(seen);
+  int with_eta = 0;
+  std::optional<std::chrono::microseconds> previous;
+  for (const auto& p : ps) {
+    if (!p.percent || !p.speed || *p.speed <= 0) continue;
+    REQUIRE(p.eta); // percent and speed known: so is the time left
+    CHECK(p.eta->count() >= 0);
+    if (!p.final && p.time) {
+      // What is left of the 2 s at the current speed.
+      double left = (2e6 - static_cast<double>(p.time->count())) / *p.speed;
+      CHECK(static_cast<double>(p.eta->count()) == Approx(std::max(left, 0.0)).margin(2e4));
+    }
+    // Counts down, once the speed settles at -re's pace (ffmpeg's first figure can be
+    // anything: 0.04 s of media over a microsecond is "speed=40000x").
+    if (*p.speed > 2.0) continue;
+    if (previous) CHECK(p.eta->count() <= previous->count() + 300000);
+    previous = p.eta;
+    ++with_eta;
+  }
+  CHECK(with_eta >= 3);
+  REQUIRE(ps.back().final);
+  REQUIRE(ps.back().eta);
+  CHECK(ps.back().eta->count() == 0);
+}
+
+TEST_CASE("stderr_lines() returns every line of stderr as text", "[events]") {
+  auto lines = run([]() -> awaitable<std::vector<std::string>> {
+    auto ff = command{}
+                  .format("lavfi")
+                  .input("testsrc=size=64x48:rate=25")
+                  .frames(10)
+                  .format("null")
+                  .output("-")
+                  .spawn(co_await asio::this_coro::executor);
+    REQUIRE(ff);
+    auto all = co_await ff->stderr_lines();
+    auto st = co_await ff->wait();
+    CHECK(st);
+    co_return all;
+  }());
+  auto starts = [&](std::string_view head) {
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string& l) { return l.rfind(head, 0) == 0; });
+  };
+  // The banner, the header and the stats, as ffmpeg printed them (indentation kept), less the
+  // `[info]` tag the builder asked for.
+  CHECK(starts("ffmpeg version "));
+  CHECK(starts("  configuration: "));
+  CHECK(starts("  libavcodec "));
+  CHECK(starts("Input #0, lavfi, from 'testsrc=size=64x48:rate=25':"));
+  CHECK(starts("  Duration: "));
+  CHECK(starts("  Stream #0:0: Video: rawvideo"));
+  CHECK(starts("Stream mapping:"));
+  CHECK(starts("  Stream #0:0 -> #0:0"));
+  CHECK(starts("Output #0, null, to 'pipe:':"));
+  CHECK(starts("frame="));
+  CHECK(starts("video:"));
+  for (const auto& l : lines) {
+    CHECK(l.find("[info]") == std::string::npos);
+    CHECK_FALSE(l.empty());
+  }
+  // Each line once: the summary line is also a (final) progress event, but one line.
+  CHECK(std::count_if(lines.begin(), lines.end(),
+                      [](const std::string& l) { return l.rfind("video:", 0) == 0; }) == 1);
 }

@@ -1,10 +1,14 @@
-// ffmpeg_child with the real ffmpeg: success, failures with ffmpeg's own lines, the guards.
+// ffmpeg_child with the real ffmpeg: success, failures with ffmpeg's own lines, the guards,
+// secrets, a cancelled event stream, the total behind percent, stdin frames and commands.
 #include <sidecar/ffmpeg_child.hpp>
+#include <sidecar/with_timeout.hpp>
 
 #include "support.hpp"
 
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <csignal>
 #include <fstream>
 
 using namespace sidecar;
@@ -25,11 +29,33 @@ bool any_line_has(const std::vector<std::string>& lines, std::string_view text) 
   return false;
 }
 
+// An ffmpeg that runs until stopped, at the input's pace.
+command endless() {
+  command c;
+  c.realtime().format("lavfi").input("testsrc=size=64x48:rate=25").format("null").output("-");
+  return c;
+}
+
+using std::chrono::milliseconds;
+
+// What wait() said after a cancelled event stream, and how long it took.
+struct stopped_run {
+  expected<exit_status> status = fail(errc::protocol, "not run");
+  milliseconds waited{0};
+  int events = 0;
+};
+
+const char* const secret_url = "rtmp://user:PASSWD@127.0.0.1:1/live/SECRETKEY";
+
+bool leaks(std::string_view text) {
+  return text.find("SECRETKEY") != std::string::npos || text.find("PASSWD") != std::string::npos;
+}
+
 } // namespace
 
 TEST_CASE("a short ffmpeg run exits 0", "[ffmpeg]") {
-  auto st = run(run_command(
-      command{}.hide_banner().testsrc().frames(5).format("null").output("-")));
+  auto st =
+      run(run_command(command{}.hide_banner().testsrc().frames(5).format("null").output("-")));
   REQUIRE(st);
   CHECK(st->success());
 }
@@ -74,8 +100,13 @@ TEST_CASE("an existing output never hangs on the overwrite prompt", "[ffmpeg]") 
 TEST_CASE("quit() ends an endless ffmpeg cleanly; reading stdin, it closes stdin", "[ffmpeg]") {
   auto st = run([]() -> awaitable<expected<exit_status>> {
     auto ex = co_await asio::this_coro::executor;
-    auto ff = command{}.realtime().format("lavfi").input("testsrc=size=64x64")
-                  .format("null").output("-").spawn(ex);
+    auto ff = command{}
+                  .realtime()
+                  .format("lavfi")
+                  .input("testsrc=size=64x64")
+                  .format("null")
+                  .output("-")
+                  .spawn(ex);
     REQUIRE(ff);
     asio::steady_timer t(ex, 300ms);
     co_await t.async_wait(asio::use_awaitable);
@@ -87,8 +118,14 @@ TEST_CASE("quit() ends an endless ffmpeg cleanly; reading stdin, it closes stdin
 
   st = run([]() -> awaitable<expected<exit_status>> {
     auto ex = co_await asio::this_coro::executor;
-    auto ff = command{}.format("s16le").arg("-ar").arg("8000").input("-")
-                  .format("null").output("-").spawn(ex);
+    auto ff = command{}
+                  .format("s16le")
+                  .arg("-ar")
+                  .arg("8000")
+                  .input("-")
+                  .format("null")
+                  .output("-")
+                  .spawn(ex);
     REQUIRE(ff);
     CHECK_FALSE(ff->quit()); // input from stdin: no q in the data, end of input instead
     co_return co_await ff->wait();
@@ -99,7 +136,10 @@ TEST_CASE("quit() ends an endless ffmpeg cleanly; reading stdin, it closes stdin
 
 TEST_CASE("the command line is kept for messages, secrets masked", "[ffmpeg]") {
   auto st = run([]() -> awaitable<expected<exit_status>> {
-    auto ff = command{}.testsrc().frames(1).format("flv")
+    auto ff = command{}
+                  .testsrc()
+                  .frames(1)
+                  .format("flv")
                   .output("rtmp://127.0.0.1:1/live/SECRETKEY")
                   .spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
@@ -109,5 +149,296 @@ TEST_CASE("the command line is kept for messages, secrets masked", "[ffmpeg]") {
   }());
   REQUIRE_FALSE(st); // nothing listens on port 1
   CHECK_FALSE(st.error().lines().empty());
-  for (const auto& l : st.error().lines()) CHECK(l.find("SECRETKEY") == std::string::npos);
+  for (const auto& l : st.error().lines())
+    CHECK(l.find("SECRETKEY") == std::string::npos);
+}
+
+TEST_CASE("stream keys and URL passwords never show in events, lines, errors or messages",
+          "[ffmpeg][security]") {
+  // Every event of a failing push, at debug level (ffmpeg repeats the URL there).
+  auto r = run([]() -> awaitable<std::pair<int, expected<exit_status>>> {
+    auto ff = command{}
+                  .loglevel("level+debug")
+                  .testsrc()
+                  .frames(1)
+                  .format("flv")
+                  .output(secret_url)
+                  .spawn(co_await asio::this_coro::executor);
+    REQUIRE(ff);
+    int urls = 0; // lines that name the (masked) URL: the check below is not vacuous
+    for (;;) {
+      auto e = co_await ff->next_event();
+      if (!e) break;
+      if (auto* l = std::get_if<log_line>(&*e)) {
+        INFO(l->text);
+        CHECK_FALSE(leaks(l->text));
+        CHECK_FALSE(leaks(l->component));
+        urls += l->text.find("rtmp://user:***@127.0.0.1:1/live/") != std::string::npos;
+      } else if (auto* o = std::get_if<output_info>(&*e)) {
+        CHECK_FALSE(leaks(o->url));
+      } else if (auto* x = std::get_if<error_event>(&*e)) {
+        CHECK_FALSE(leaks(x->error.message()));
+      }
+    }
+    auto st = co_await ff->wait();
+    co_return std::pair{urls, st};
+  }());
+  CHECK(r.first >= 2);
+  REQUIRE_FALSE(r.second);
+  CHECK_FALSE(leaks(r.second.error().message()));
+  CHECK(r.second.error().message().find("Connection refused") != std::string::npos);
+
+  // stderr_lines() and errors(), and the error after them.
+  auto lines = run([]() -> awaitable<std::vector<std::string>> {
+    auto ff = command{}
+                  .testsrc()
+                  .frames(1)
+                  .format("flv")
+                  .output(secret_url)
+                  .spawn(co_await asio::this_coro::executor);
+    REQUIRE(ff);
+    auto all = co_await ff->stderr_lines();
+    auto st = co_await ff->wait();
+    REQUIRE_FALSE(st);
+    CHECK_FALSE(leaks(st.error().message()));
+    co_return all;
+  }());
+  REQUIRE_FALSE(lines.empty());
+  CHECK(any_line_has(lines, "rtmp://user:***@127.0.0.1:1/live/***"));
+  for (const auto& l : lines)
+    CHECK_FALSE(leaks(l));
+
+  auto errs = run([]() -> awaitable<std::vector<log_line>> {
+    auto ff = command{}
+                  .testsrc()
+                  .frames(1)
+                  .format("flv")
+                  .output(secret_url)
+                  .spawn(co_await asio::this_coro::executor);
+    REQUIRE(ff);
+    auto e = co_await ff->errors();
+    auto st = co_await ff->wait();
+    REQUIRE_FALSE(st);
+    for (const auto& l : st.error().lines())
+      CHECK_FALSE(leaks(l));
+    co_return e;
+  }());
+  REQUIRE_FALSE(errs.empty());
+  for (const auto& l : errs)
+    CHECK_FALSE(leaks(l.text));
+
+  // An output that is described (the null muxer opens no URL): its url in metadata and events.
+  auto url = run([]() -> awaitable<std::string> {
+    auto ff = command{}
+                  .testsrc()
+                  .frames(1)
+                  .format("null")
+                  .output(secret_url)
+                  .spawn(co_await asio::this_coro::executor);
+    REQUIRE(ff);
+    auto m = co_await ff->metadata();
+    auto st = co_await ff->wait();
+    CHECK(st);
+    REQUIRE(m.outputs.size() == 1);
+    co_return m.outputs[0].url;
+  }());
+  CHECK(url == "rtmp://user:***@127.0.0.1:1/live/***");
+}
+
+TEST_CASE("`next_event() || timer`: the child quits, a later wait() reaps it, cancelled",
+          "[ffmpeg][cancel]") {
+  using namespace asio::experimental::awaitable_operators;
+  auto before = open_fds();
+  auto r = run(
+      []() -> awaitable<stopped_run> {
+        auto ex = co_await asio::this_coro::executor;
+        auto ff = endless().spawn(ex);
+        REQUIRE(ff);
+        stopped_run out;
+        asio::steady_timer t(ex, 800ms);
+        for (;;) {
+          auto e = co_await (ff->next_event() || t.async_wait(asio::use_awaitable));
+          if (e.index() == 1) break;
+          REQUIRE(std::get<0>(e)); // an endless ffmpeg: the stream does not end by itself
+          ++out.events;
+        }
+        auto t0 = std::chrono::steady_clock::now();
+        out.status = co_await ff->wait();
+        out.waited =
+            std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0);
+        co_return out;
+      }(),
+      20s);
+  CHECK(r.events > 0);
+  REQUIRE_FALSE(r.status);
+  CHECK(r.status.error() == errc::cancelled);
+  CHECK(r.status.error().message().find("asked to quit (next_event cancelled)") !=
+        std::string::npos);
+  REQUIRE(r.status.error().status());
+  CHECK(r.status.error().status()->success()); // `q`: ffmpeg finished normally
+  CHECK(r.waited < 3000ms);
+  CHECK_FALSE(has_children());
+  CHECK(open_fds() == before);
+}
+
+TEST_CASE("a cancelled next_event(): partial sends SIGTERM, terminal SIGKILL", "[ffmpeg][cancel]") {
+  auto stop = [](asio::cancellation_type how) {
+    return run(
+        [](asio::cancellation_type how) -> awaitable<stopped_run> {
+          auto ex = co_await asio::this_coro::executor;
+          auto ff = endless().spawn(ex);
+          REQUIRE(ff);
+          stopped_run out;
+          auto read_all = [](ffmpeg_child& ff, int& n) -> awaitable<expected<int>> {
+            for (;;) {
+              auto e = co_await ff.next_event();
+              if (!e) break;
+              ++n;
+            }
+            co_return n;
+          };
+          auto r = co_await with_timeout(read_all(*ff, out.events), 600ms, how);
+          CHECK_FALSE(r);
+          auto t0 = std::chrono::steady_clock::now();
+          out.status = co_await ff->wait();
+          out.waited =
+              std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0);
+          co_return out;
+        }(how),
+        20s);
+  };
+  auto term = stop(asio::cancellation_type::partial);
+  CHECK(term.events > 0);
+  REQUIRE_FALSE(term.status);
+  CHECK(term.status.error() == errc::cancelled);
+  CHECK(term.status.error().message().find("sent SIGTERM") != std::string::npos);
+  REQUIRE(term.status.error().status());
+  CHECK_FALSE(term.status.error().status()->success()); // ffmpeg exits 255 on SIGTERM
+  CHECK(term.waited < 3000ms);
+
+  auto kill = stop(asio::cancellation_type::terminal);
+  REQUIRE_FALSE(kill.status);
+  CHECK(kill.status.error() == errc::cancelled);
+  CHECK(kill.status.error().message().find("sent SIGKILL") != std::string::npos);
+  REQUIRE(kill.status.error().status());
+  CHECK(kill.status.error().status()->signal == SIGKILL);
+  CHECK(kill.waited < 3000ms);
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("-to with -ss: the total is to - ss; -t wins over -to", "[ffmpeg]") {
+  struct result {
+    std::optional<std::chrono::microseconds> total;
+    std::optional<progress> last;
+  };
+  auto total_of = [](command cmd) {
+    return run([](command cmd) -> awaitable<result> {
+      auto ff = cmd.format("null").output("-").spawn(co_await asio::this_coro::executor);
+      REQUIRE(ff);
+      result r;
+      r.total = ff->total_duration(); // from the command line alone: known at once
+      while (auto p = co_await ff->next_progress())
+        r.last = *p;
+      auto st = co_await ff->wait();
+      CHECK(st);
+      co_return r;
+    }(std::move(cmd)));
+  };
+  const std::string src = "testsrc=size=64x48:rate=25";
+  using std::chrono::microseconds;
+
+  // Input side: ffmpeg reads from 1 s to 3 s.
+  auto in = total_of(command{}.seek("1").to("3").format("lavfi").input(src));
+  REQUIRE(in.total);
+  CHECK(*in.total == microseconds(2'000'000));
+  REQUIRE(in.last);
+  REQUIRE(in.last->time);
+  CHECK(in.last->time->count() == Approx(2e6).margin(1e5)); // what ffmpeg itself did
+  REQUIRE(in.last->percent);
+  CHECK(*in.last->percent == Approx(100.0));
+
+  // Output side: the same.
+  auto out = total_of(command{}.format("lavfi").input(src).seek("1").to("3"));
+  REQUIRE(out.total);
+  CHECK(*out.total == microseconds(2'000'000));
+
+  // -ss on the input, -to on the output: the output's clock starts at 0, so 3 s.
+  auto mixed = total_of(command{}.seek("1").format("lavfi").input(src).to("3"));
+  REQUIRE(mixed.total);
+  CHECK(*mixed.total == microseconds(3'000'000));
+  REQUIRE(mixed.last);
+  REQUIRE(mixed.last->time);
+  CHECK(mixed.last->time->count() == Approx(3e6).margin(1e5));
+
+  // -t and -to together: ffmpeg takes -t.
+  auto t = total_of(command{}.seek("1").to("3").duration("1.5").format("lavfi").input(src));
+  REQUIRE(t.total);
+  CHECK(*t.total == microseconds(1'500'000));
+}
+
+TEST_CASE("write_frame() feeds one ffmpeg's frames to another", "[ffmpeg]") {
+  auto r = run([]() -> awaitable<std::pair<int, std::uint64_t>> {
+    auto ex = co_await asio::this_coro::executor;
+    auto producer = command{}
+                        .hide_banner()
+                        .format("lavfi")
+                        .input("testsrc=size=64x48:rate=25")
+                        .frames(30)
+                        .rawvideo()
+                        .spawn(ex);
+    REQUIRE(producer);
+    auto consumer = command{}
+                        .hide_banner()
+                        .format("rawvideo")
+                        .pix_fmt("rgb24")
+                        .size(64, 48)
+                        .rate(25.0)
+                        .input("-")
+                        .codec_video("mpeg4")
+                        .format("null")
+                        .output("-")
+                        .spawn(ex);
+    REQUIRE(consumer);
+    int written = 0;
+    for (;;) {
+      auto f = co_await producer->next_frame();
+      if (!f) break;
+      auto w = co_await consumer->write_frame(*f);
+      REQUIRE(w);
+      ++written;
+    }
+    auto ps = co_await producer->wait();
+    CHECK(ps);
+    consumer->close_stdin();
+    std::uint64_t encoded = 0;
+    while (auto p = co_await consumer->next_progress())
+      if (p->frame) encoded = *p->frame;
+    auto cs = co_await consumer->wait();
+    CHECK(cs);
+    co_return std::pair{written, encoded};
+  }());
+  CHECK(r.first == 30);
+  CHECK(r.second == 30); // the frame count the consumer reports
+}
+
+TEST_CASE("send_command() reaches ffmpeg's console: `?` prints the help, `q` quits", "[ffmpeg]") {
+  auto lines = run(
+      []() -> awaitable<std::vector<std::string>> {
+        auto ff = endless().spawn(co_await asio::this_coro::executor);
+        REQUIRE(ff);
+        auto m = co_await ff->metadata(); // ffmpeg reads keys once it runs
+        CHECK(m.complete);
+        auto help = co_await ff->send_command("?");
+        REQUIRE(help);
+        auto quit = co_await ff->send_command("q");
+        REQUIRE(quit);
+        auto all = co_await ff->stderr_lines();
+        auto st = co_await ff->wait();
+        REQUIRE(st);
+        CHECK(st->success());
+        co_return all;
+      }(),
+      20s);
+  CHECK(any_line_has(lines, "show this help"));
+  CHECK(any_line_has(lines, "[q] command received"));
 }
