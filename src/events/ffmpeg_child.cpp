@@ -183,6 +183,36 @@ int stop_step_for(asio::cancellation_type type) {
 
 namespace detail {
 
+// A FIFO queue on one growing array: unlike std::deque, pushing and popping in steady state
+// never allocates (a deque frees and allocates a block every few elements as it moves).
+template <class T> class ring {
+public:
+  bool empty() const noexcept { return count_ == 0; }
+  std::size_t size() const noexcept { return count_; }
+  T& front() noexcept { return slots_[head_]; }
+  void push_back(T&& v) {
+    if (count_ == slots_.size()) grow();
+    slots_[(head_ + count_) % slots_.size()] = std::move(v);
+    ++count_;
+  }
+  void pop_front() {
+    slots_[head_] = T{}; // release what the element held (frame buffers go back to the pool)
+    head_ = (head_ + 1) % slots_.size();
+    --count_;
+  }
+
+private:
+  void grow() {
+    std::vector<T> bigger(std::max<std::size_t>(16, slots_.size() * 2));
+    for (std::size_t i = 0; i < count_; ++i)
+      bigger[i] = std::move(slots_[(head_ + i) % slots_.size()]);
+    slots_ = std::move(bigger);
+    head_ = 0;
+  }
+  std::vector<T> slots_;
+  std::size_t head_ = 0, count_ = 0;
+};
+
 // One queued event and, when it is the first event of a stderr line, that line's text.
 struct queued_event {
   queued_event() = default;
@@ -234,7 +264,7 @@ public:
 
   log_parser parser;
   progress_reader progress_parser;
-  std::deque<queued_event> queue;
+  ring<queued_event> queue;
   std::size_t dropped = 0;
   std::size_t line_text_bytes = 0; // of log_line entries' `line`
   sidecar::metadata meta;
@@ -721,18 +751,24 @@ public:
                            [self](std::error_code ec, std::size_t n) {
                              self->read_pending = false;
                              self->filled += n;
-                             if (self->filled == self->frame_outputs[self->turn].size)
+                             if (self->filled == self->frame_outputs[self->turn].size) {
                                self->emit_frame();
+                             } else if (!ec) {
+                               // The frame asked for is not whole yet: read on at once,
+                               // without waking the consumer for a partial frame.
+                               self->start_stdout_read();
+                               return;
+                             }
                              if (ec) self->on_stdout_end(ec);
                              self->notify();
                            });
     } else {
-      auto buf = std::make_shared<pooled_buffer>(chunk_pool);
-      out->async_read_some(asio::buffer(buf->data(), chunk_pool->buffer_size()),
-                           [self, buf](std::error_code ec, std::size_t n) {
+      if (!current) current = pooled_buffer(chunk_pool);
+      out->async_read_some(asio::buffer(current.data(), chunk_pool->buffer_size()),
+                           [self](std::error_code ec, std::size_t n) {
                              self->read_pending = false;
                              if (n > 0) {
-                               chunk c(std::move(*buf), n);
+                               chunk c(std::move(self->current), n);
                                c.output_index = self->chunk_output;
                                self->queue.push_back(queued_event(event(std::move(c))));
                              }
@@ -972,6 +1008,27 @@ std::optional<std::chrono::microseconds> ffmpeg_child::total_duration() const {
 
 namespace {
 
+// Records how the run ended once the child is reaped; an error_event when it failed.
+std::optional<detail::queued_event> settle(detail::stream_state& s, std::error_code ec,
+                                           const exit_status& st) {
+  s.ended = true;
+  if (s.escalating) {
+    try {
+      s.stop_timer.cancel(); // the ladder is over: let the context run out of work
+    } catch (const std::system_error&) {
+    }
+  }
+  if (ec) {
+    s.result = fail(ec, "waiting for " + s.name);
+  } else if (!st.success()) {
+    s.result = tl::unexpected(error::process_failed(s.name + " failed", st, s.error_lines()));
+  } else {
+    s.result = st;
+  }
+  if (!*s.result) return detail::queued_event(event(error_event{s.result->error()}));
+  return std::nullopt;
+}
+
 // The next queued event with its stderr line; nullopt at the end, once the child is reaped.
 // Cancellation throws operation_aborted and leaves the child alone: callers decide.
 asio::awaitable<std::optional<detail::queued_event>>
@@ -985,26 +1042,64 @@ pull(child& process, std::shared_ptr<detail::stream_state> keep) {
       auto cs = co_await asio::this_coro::cancellation_state;
       if (ec == asio::error::operation_aborted && cs.cancelled() != asio::cancellation_type::none)
         throw std::system_error(ec); // cancelled while reaping: not the end yet
-      s.ended = true;
-      if (s.escalating) {
-        try {
-          s.stop_timer.cancel(); // the ladder is over: let the context run out of work
-        } catch (const std::system_error&) {
-        }
-      }
-      if (ec) {
-        s.result = fail(ec, "waiting for " + s.name);
-      } else if (!st.success()) {
-        s.result = tl::unexpected(error::process_failed(s.name + " failed", st, s.error_lines()));
-      } else {
-        s.result = st;
-      }
-      if (!*s.result) co_return detail::queued_event(event(error_event{s.result->error()}));
-      co_return std::nullopt;
+      co_return settle(s, ec, st);
     }
     s.start_stdout_read();
     if (s.queue.empty()) co_await s.wait_for_news();
   }
+}
+
+// next_event(), next_frame(), next_progress(): the next event that `pick` keeps, as ONE
+// coroutine frame (no nested awaitables), so that Asio's per-thread recycling of frames serves
+// every call and a frame loop allocates nothing in steady state. A cancellation starts the
+// stop ladder its type asks for, as a cancelled wait() does, and rethrows.
+template <class T, std::optional<T> (*pick)(event&&)>
+asio::awaitable<std::optional<T>>
+pull_one(child& process, std::shared_ptr<detail::stream_state> keep, const char* what) {
+  co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+  auto& s = *keep;
+  for (;;) {
+    if (auto q = s.pop()) {
+      if (auto r = pick(std::move(q->e))) co_return r;
+      continue;
+    }
+    if (s.ended) co_return std::nullopt;
+    asio::cancellation_type cancelled = asio::cancellation_type::none;
+    if (s.stdout_done && s.stderr_done && s.progress_done) {
+      auto [ec, st] = co_await process.async_wait(use_tuple);
+      asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+      cancelled = cs.cancelled();
+      if (ec != asio::error::operation_aborted || cancelled == asio::cancellation_type::none) {
+        auto last = settle(s, ec, st);
+        if (last)
+          if (auto r = pick(std::move(last->e))) co_return r;
+        co_return std::nullopt;
+      }
+    } else {
+      s.start_stdout_read();
+      if (!s.queue.empty()) continue;
+      auto [ec] = co_await s.wake.async_wait(use_tuple); // a reader's news, or cancellation
+      (void)ec;
+      asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+      cancelled = cs.cancelled();
+    }
+    if (cancelled != asio::cancellation_type::none) {
+      s.begin_stop(stop_step_for(cancelled), what);
+      throw std::system_error(asio::error::operation_aborted);
+    }
+  }
+}
+
+std::optional<event> pick_any(event&& e) {
+  return std::move(e);
+}
+std::optional<frame> pick_frame(event&& e) {
+  if (auto* f = std::get_if<frame>(&e)) return std::move(*f);
+  return std::nullopt;
+}
+std::optional<progress> pick_progress(event&& e) {
+  if (auto* p = std::get_if<progress>(&e)) return std::move(*p);
+  return std::nullopt;
 }
 
 // Runs op; when it is cancelled, starts the stop ladder the cancellation type asks for (as a
@@ -1030,29 +1125,18 @@ asio::awaitable<T> stopping_when_cancelled(std::shared_ptr<detail::stream_state>
   co_return std::move(*r);
 }
 
-asio::awaitable<std::optional<event>> next_event_of(child& process,
-                                                    std::shared_ptr<detail::stream_state> s) {
-  auto q = co_await pull(process, std::move(s));
-  if (!q) co_return std::nullopt;
-  co_return std::move(q->e);
-}
-
 } // namespace
 
 asio::awaitable<std::optional<event>> ffmpeg_child::next_event() {
-  return stopping_when_cancelled(state_, next_event_of(process_, state_), "next_event cancelled");
+  return pull_one<event, pick_any>(process_, state_, "next_event cancelled");
 }
 
 asio::awaitable<std::optional<frame>> ffmpeg_child::next_frame() {
-  while (auto e = co_await next_event())
-    if (auto* f = std::get_if<frame>(&*e)) co_return std::move(*f);
-  co_return std::nullopt;
+  return pull_one<frame, pick_frame>(process_, state_, "next_frame cancelled");
 }
 
 asio::awaitable<std::optional<progress>> ffmpeg_child::next_progress() {
-  while (auto e = co_await next_event())
-    if (auto* p = std::get_if<progress>(&*e)) co_return std::move(*p);
-  co_return std::nullopt;
+  return pull_one<progress, pick_progress>(process_, state_, "next_progress cancelled");
 }
 
 namespace {

@@ -28,9 +28,12 @@ bool can_splice(int source_fd, int sink_fd) noexcept {
   return (a == S_IFIFO && joinable(b)) || (b == S_IFIFO && joinable(a));
 }
 
-void prepare_splice(int source_fd, int sink_fd) noexcept {
+void prepare_splice(int source_fd, int sink_fd, std::size_t pipe_size) noexcept {
   for (int fd : {source_fd, sink_fd}) {
-    if (kind_of(fd) == S_IFREG) continue; // regular files are always ready
+    const auto kind = kind_of(fd);
+    if (kind == S_IFREG) continue; // regular files are always ready
+    if (kind == S_IFIFO && pipe_size > 0 && ::fcntl(fd, F_GETPIPE_SZ) < static_cast<int>(pipe_size))
+      ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(pipe_size)); // best effort: EPERM over the max
     int flags = ::fcntl(fd, F_GETFL);
     if (flags != -1 && !(flags & O_NONBLOCK)) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
   }
