@@ -8,6 +8,8 @@
 #include <sidecar/detail/unique_fd.hpp>
 #include <sidecar/pixel_format.hpp>
 
+#include "log/parse_util.hpp"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -111,38 +113,6 @@ std::optional<std::pair<int, int>> mapped_output(const stream_mapping_entry& m) 
   return std::pair{file, stream};
 }
 
-// Bytes that are not UTF-8 become U+FFFD, as in the parser's events.
-std::string valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-      ++i;
-      continue;
-    }
-    std::size_t len = c >= 0xF5 ? 0 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k)
-      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (ok && len >= 3) { // no overlongs, surrogates or code points past U+10FFFF
-      auto c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0) && !(c == 0xF0 && c1 < 0x90) &&
-           !(c == 0xF4 && c1 >= 0x90);
-    }
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out.append("\xEF\xBF\xBD");
-      ++i;
-    }
-  }
-  return out;
-}
-
 // A stderr line as ffmpeg printed it, less the `[level] ` tag (the builder asks for it; the
 // program did not), trailing blanks trimmed, bytes that are not UTF-8 replaced, secrets masked.
 std::string display_line(std::string_view raw) {
@@ -163,7 +133,7 @@ std::string display_line(std::string_view raw) {
     pos = after;
   }
   if (text.empty()) text.assign(raw);
-  text = valid_utf8(text);
+  text = log_detail::utf8(text);
   if (text.find("://") != std::string::npos) text = mask_secrets(text);
   return text;
 }

@@ -41,49 +41,6 @@ const char* line_end(const char* p, const char* end) {
 #endif
 }
 
-// Replaces bytes that are not UTF-8 by U+FFFD.
-std::string utf8(sv s) {
-  std::size_t i = 0;
-  for (std::uint64_t w; i + 8 <= s.size(); i += 8) { // ASCII, a word at a time
-    std::memcpy(&w, s.data() + i, 8);
-    if (w & 0x8080808080808080ull) break;
-  }
-  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80)
-    ++i;
-  if (i == s.size()) return std::string(s);
-  std::string out(s.substr(0, i));
-  out.reserve(s.size() + 8);
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-      ++i;
-      continue;
-    }
-    std::size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-    if (c >= 0xF5) len = 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k)
-      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (ok && len == 3) { // no overlongs, no surrogates
-      auto c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
-    }
-    if (ok && len == 4) {
-      auto c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
-    }
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out.append("\xEF\xBF\xBD");
-      ++i;
-    }
-  }
-  return out;
-}
-
 // Splits at commas outside (), [] and {}. A table says which bytes matter, so the common
 // byte costs one load and one branch.
 template <std::size_t N> std::size_t split_top(sv s, std::array<sv, N>& parts) {
