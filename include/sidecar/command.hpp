@@ -21,6 +21,9 @@ namespace sidecar {
 struct resolved_command {
   std::filesystem::path program;
   std::vector<std::string> argv;
+  // What was changed for this binary's release (an option it lacks, left out or replaced),
+  // one sentence each; the event stream reports them as log_line events from "sidecar".
+  std::vector<std::string> notes;
 };
 
 // Arguments are kept in the order given, so an option lands before the -i or the output it is
@@ -131,6 +134,10 @@ public:
   // given, because the overwrite prompt would otherwise wait on stdin forever.
   std::vector<std::string> argv() const;
   // Finds the binary (SIDECAR_* variable, then PATH); a lookup error is passed on unchanged.
+  // When the arguments carry an option that older releases lack (gated_options():
+  // -stats_period, -readrate, -fps_mode), the binary's version is looked up once
+  // (describe_binary) and the option is replaced or left out for a release without it, with
+  // a note saying so.
   expected<resolved_command> resolve() const;
   // A line to paste into a POSIX shell: the program name then argv(), quoted where needed,
   // with secrets (stream keys, passwords, tokens) masked. For humans only, never executed.

@@ -76,7 +76,7 @@ using event = detail::variant_append<log_event, frame, chunk, error_event>::type
 
 // What ffmpeg said about its inputs and outputs before it started.
 struct metadata {
-  std::optional<version_info> version;
+  std::optional<version_info> version; // a git/static build's release from its libavutil
   std::vector<input_info> inputs;
   std::vector<duration_info> durations;
   std::vector<output_info> outputs;

@@ -121,7 +121,10 @@ private:
   std::shared_ptr<detail::stream_state> state_;
 };
 
-// Runs `<tool> -version` and parses its first line: `co_await sidecar::ffmpeg_version()`.
+// Runs `<tool> -version` and parses it: `co_await sidecar::ffmpeg_version()`. A release
+// prints its number ("5.1.8-0+deb12u1", origin banner); a git or static build
+// ("N-47683-g0e8eb07980-static") gets the release its libavutil belongs to (origin
+// libraries), so major/minor are usable either way.
 // errc::binary_not_found when the tool is missing; errc::protocol when the output is not a
 // version banner.
 asio::awaitable<expected<version_info>> ffmpeg_version(tool which = tool::ffmpeg);

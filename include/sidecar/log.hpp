@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -24,6 +25,15 @@ std::string_view to_string(log_level level) noexcept;
 // "warning" → log_level::warning; unknown for anything else.
 log_level parse_log_level(std::string_view name) noexcept;
 
+// Where a version_info's numbers come from.
+enum class version_origin {
+  banner,    // the release number printed in the banner ("5.1.8-0+deb12u1", "n7.0")
+  libraries, // a git or static build ("N-47683-g0e8eb07980-static"): the release its
+             // libavutil belongs to (version_from_libraries)
+  unknown    // neither: major/minor stay -1
+};
+std::string_view to_string(version_origin o) noexcept;
+
 // `ffmpeg version 5.1.8-0+deb12u1 Copyright (c) 2000-2025 the FFmpeg developers`
 struct version_info {
   std::string version;  // "5.1.8-0+deb12u1", "n7.0", "N-113296-g…" (git builds)
@@ -31,6 +41,12 @@ struct version_info {
   int minor = -1;       // 1
   int micro = -1;       // 8, or -1 when absent
   std::string copyright; // "Copyright (c) 2000-2025 the FFmpeg developers", may be empty
+  version_origin origin = version_origin::unknown;
+
+  // True when the release is known and is major.minor or newer.
+  bool at_least(int want_major, int want_minor) const noexcept {
+    return major > want_major || (major == want_major && minor >= want_minor);
+  }
 };
 
 // `configuration: --prefix=/usr --enable-gpl …`
@@ -170,6 +186,8 @@ private:
   void feed_impl(std::string_view bytes, sink_ref s);
   void finish_impl(sink_ref s);
   void line(std::string_view text, sink_ref s);
+  void summary_line(sink_ref s);
+  void flush_pending_final(sink_ref s);
 
   enum class section { none, input, output, mapping };
   std::string partial_;
@@ -179,10 +197,16 @@ private:
   int current_output_ = -1;
   std::uint64_t lines_ = 0;
   std::uint64_t cut_ = 0;
-  // The last stats line: ffmpeg does not always mark its final one (audio-only runs print
-  // `size=`, not `Lsize=`), so the summary line after it (`video:…kB audio:…kB …`) repeats
-  // it as final.
+  // ffmpeg does not always mark its last stats line (audio-only runs print `size=`, not
+  // `Lsize=`); the summary (`video:…kB audio:…kB …`) tells. Up to 6.x it follows the last
+  // stats line, which it then repeats as final; from 7.0 each output's summary comes first
+  // and the next stats line is the final one. The release comes from the banner; without
+  // one, the last stats line is held until a line other than a stats line or a summary shows
+  // which order this is.
   std::optional<progress> last_progress_;
+  std::optional<progress> pending_final_;
+  bool final_next_ = false;
+  int release_major_ = -1;
 };
 
 // Parses one complete stderr line (no line ending) into the event it is, outside any
@@ -193,6 +217,20 @@ log_event parse_line(std::string_view line);
 // Parses `ffmpeg version …` (or `ffprobe version …`, `ffplay version …`); nullopt if the line
 // is not one.
 std::optional<version_info> parse_version_line(std::string_view line);
+
+// The FFmpeg release (major, minor) that a libavutil version ("56.24.101") belongs to: the
+// newest release whose libavutil is not newer. A git build between two releases maps to the
+// older one, whose options it surely has. nullopt for a libavutil older than 3.0's (55.17).
+std::optional<std::pair<int, int>> release_for_libavutil(std::string_view version);
+
+// Fills major/minor of a version whose banner is not numeric (git and static builds) from
+// its libavutil, and sets origin to libraries; leaves a numeric one alone.
+void version_from_libraries(version_info& v, const library_version& libavutil);
+
+// Parses the whole output of `ffmpeg -version` (or the banner at the top of stderr): the
+// version line and, for builds without a release number, the libavutil line. nullopt when
+// there is no version line.
+std::optional<version_info> parse_version_output(std::string_view text);
 
 // Parses a stats line (`frame=… time=… speed=…`, also `size=… time=…` for audio); nullopt if
 // the line is not one.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sidecar/binary.hpp>
+#include <sidecar/capabilities.hpp>
 #include <sidecar/child.hpp>
 #include <sidecar/command.hpp>
 #include <sidecar/error.hpp>

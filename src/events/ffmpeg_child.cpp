@@ -242,6 +242,11 @@ public:
   bool quiet_log = false;    // -loglevel below info: no metadata will be printed
   std::deque<std::string> tail;
   std::deque<std::string> error_tail;
+  // The first fatal- or panic-level line: a run that printed one failed, whatever its exit
+  // status (7.x and later exit 0 after "[fatal] File '…' already exists. Exiting.").
+  std::optional<std::string> fatal_line;
+  std::string context_line;  // the last line, when it came from a component below error level
+  std::string error_context; // that line, when an error-level line followed it first
 
   // stderr split into lines here (as the parser would), so each event knows its line.
   std::string line_partial;
@@ -385,7 +390,13 @@ public:
 
   // The lines that explain a failure: error-level lines seen last, else the last few lines.
   std::vector<std::string> error_lines() const {
-    if (!error_tail.empty()) return {error_tail.begin(), error_tail.end()};
+    if (!error_tail.empty()) {
+      std::vector<std::string> out;
+      if (!error_context.empty() && error_context != error_tail.front())
+        out.push_back(error_context);
+      out.insert(out.end(), error_tail.begin(), error_tail.end());
+      return out;
+    }
     auto n = std::min<std::size_t>(tail.size(), 5);
     return {tail.end() - static_cast<std::ptrdiff_t>(n), tail.end()};
   }
@@ -464,6 +475,9 @@ public:
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, version_info>) {
             meta.version = v;
+          } else if constexpr (std::is_same_v<T, library_version>) {
+            // A git or static build: its release, as metadata tells it, from libavutil.
+            if (meta.version) version_from_libraries(*meta.version, v);
           } else if constexpr (std::is_same_v<T, input_info>) {
             mask_in_place(v.url);
             meta.inputs.push_back(v);
@@ -484,10 +498,17 @@ public:
           } else if constexpr (std::is_same_v<T, log_line>) {
             mask_in_place(v.text);
             mask_in_place(v.component);
-            bool is_error = v.level == log_level::error || v.level == log_level::fatal ||
-                            v.level == log_level::panic;
-            remember_line(v.component.empty() ? v.text : "[" + v.component + "] " + v.text,
-                          is_error);
+            bool is_fatal = v.level == log_level::fatal || v.level == log_level::panic;
+            bool is_error = is_fatal || v.level == log_level::error;
+            auto text = v.component.empty() ? v.text : "[" + v.component + "] " + v.text;
+            if (is_fatal && !fatal_line) fatal_line = text;
+            // What a component said just before the first error often names the file
+            // (4.x: "[hls @ …] Opening '…/segment000.ts' for writing", then only "Not a
+            // directory"): keep it with the error lines.
+            if (is_error && error_tail.empty() && !context_line.empty())
+              error_context = std::move(context_line);
+            context_line = !is_error && !v.component.empty() ? text : std::string();
+            remember_line(std::move(text), is_error);
           }
           q.e = event(std::in_place_type<T>, std::move(v));
           push(std::move(q));
@@ -864,6 +885,9 @@ expected<ffmpeg_child> ffmpeg_child::spawn(const executor_type& ex, const comman
   const auto& args = base.args;
   std::string name(tool_name(cmd.which()));
   auto state = std::make_shared<detail::stream_state>(ex, name, cmd.to_string());
+  // What was changed for this binary's release comes first in the stream, as sidecar's own.
+  for (auto& note : resolved->notes)
+    state->push(event(log_line{log_level::warning, "sidecar", std::move(note)}));
 
   bool stdin_input = false, nostdin = false;
   int progress_fd = -1;
@@ -992,6 +1016,12 @@ std::optional<detail::queued_event> settle(detail::stream_state& s, std::error_c
     s.result = fail(ec, "waiting for " + s.name);
   } else if (!st.success()) {
     s.result = tl::unexpected(error::process_failed(s.name + " failed", st, s.error_lines()));
+  } else if (s.fatal_line && !s.stop_step) {
+    auto lines = s.error_lines();
+    if (std::find(lines.begin(), lines.end(), *s.fatal_line) == lines.end())
+      lines.insert(lines.begin(), *s.fatal_line); // scrolled out of the ring: it says why
+    s.result = tl::unexpected(error::process_failed(
+        s.name + " failed: it printed a fatal error, though it exited 0", st, std::move(lines)));
   } else {
     s.result = st;
   }
@@ -1264,7 +1294,7 @@ asio::awaitable<expected<version_info>> ffmpeg_version(tool which) {
   if (!st.success())
     co_return tl::unexpected(
         error::process_failed(name + " -version failed", st, {std::string(first)}));
-  auto v = parse_version_line(first);
+  auto v = parse_version_output(text);
   if (!v)
     co_return fail(errc::protocol, name + " -version printed no version line: '" +
                                        std::string(first.substr(0, 200)) + "'");

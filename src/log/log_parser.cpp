@@ -358,6 +358,71 @@ std::optional<version_info> parse_version_line(std::string_view line) {
     if (num.empty() || num.front() != '.') break;
     num.remove_prefix(1);
   }
+  v.origin = v.major >= 0 && v.minor >= 0 ? version_origin::banner : version_origin::unknown;
+  if (v.origin == version_origin::unknown) v.major = v.minor = v.micro = -1;
+  return v;
+}
+
+std::string_view to_string(version_origin o) noexcept {
+  switch (o) {
+  case version_origin::banner: return "banner";
+  case version_origin::libraries: return "libraries";
+  case version_origin::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+std::optional<std::pair<int, int>> release_for_libavutil(std::string_view version) {
+  // libavutil's version in each release's first tag (n<release>), from FFmpeg's
+  // libavutil/version.h; a point release keeps its minor.
+  struct row {
+    int avutil_major, avutil_minor, major, minor;
+  };
+  static constexpr row releases[] = {
+      {55, 17, 3, 0}, {55, 34, 3, 1}, {55, 34, 3, 2}, {55, 58, 3, 3}, {55, 78, 3, 4},
+      {56, 14, 4, 0}, {56, 22, 4, 1}, {56, 31, 4, 2}, {56, 51, 4, 3}, {56, 70, 4, 4},
+      {57, 17, 5, 0}, {57, 28, 5, 1}, {58, 2, 6, 0},  {58, 29, 6, 1}, {59, 8, 7, 0},
+      {59, 39, 7, 1}, {60, 8, 8, 0},  {61, 1, 9, 0}};
+  sv s = trim(version);
+  int major = 0, minor = 0;
+  if (!parse_int(s, major) || s.empty() || s.front() != '.') return std::nullopt;
+  s.remove_prefix(1);
+  if (!parse_int(s, minor)) return std::nullopt;
+  std::optional<std::pair<int, int>> found;
+  for (const auto& r : releases)
+    if (major > r.avutil_major || (major == r.avutil_major && minor >= r.avutil_minor))
+      found = std::pair{r.major, r.minor};
+  return found;
+}
+
+void version_from_libraries(version_info& v, const library_version& libavutil) {
+  if (v.origin == version_origin::banner || libavutil.name != "libavutil") return;
+  auto r = release_for_libavutil(libavutil.runtime.empty() ? libavutil.compiled : libavutil.runtime);
+  if (!r) return;
+  v.major = r->first;
+  v.minor = r->second;
+  v.micro = -1;
+  v.origin = version_origin::libraries;
+}
+
+std::optional<version_info> parse_version_output(std::string_view text) {
+  std::optional<version_info> v;
+  while (!text.empty()) {
+    auto end = text.find_first_of("\r\n");
+    auto line = text.substr(0, end);
+    text.remove_prefix(end == sv::npos ? text.size() : end + 1);
+    auto t = trim(line);
+    if (t.size() > 1 && t.front() == '[') { // a `[level]` tag, as on stderr
+      auto close = t.find(']');
+      if (close != sv::npos) t = trim(t.substr(close + 1));
+    }
+    if (!v) {
+      v = parse_version_line(t);
+    } else if (auto lib = library_line(t)) {
+      version_from_libraries(*v, *lib);
+      if (lib->name == "libavutil") break;
+    }
+  }
   return v;
 }
 
@@ -496,6 +561,33 @@ void log_parser::finish_impl(sink_ref s) {
     partial_.clear();
   }
   skip_lf_ = false;
+  flush_pending_final(s);
+}
+
+void log_parser::flush_pending_final(sink_ref s) {
+  if (!pending_final_) return;
+  auto p = std::move(*pending_final_);
+  pending_final_.reset();
+  final_next_ = false;
+  p.final = true;
+  s(std::move(p));
+}
+
+void log_parser::summary_line(sink_ref s) {
+  if (release_major_ >= 7) { // the final stats line follows
+    final_next_ = true;
+    last_progress_.reset();
+  } else if (release_major_ >= 0) { // it came already: repeat it as final
+    if (!last_progress_) return;
+    auto p = std::move(*last_progress_);
+    last_progress_.reset();
+    p.final = true;
+    s(std::move(p));
+  } else { // unknown release: hold it until the next line tells
+    final_next_ = true;
+    if (!pending_final_) pending_final_ = std::move(last_progress_);
+    last_progress_.reset();
+  }
 }
 
 void log_parser::line(std::string_view raw, sink_ref s) {
@@ -533,11 +625,17 @@ void log_parser::line(std::string_view raw, sink_ref s) {
   // Stats lines come most often: test for them first.
   if ((first == 'f' || first == 's' || first == 'L') && is_progress_start(t)) {
     if (auto p = parse_progress_line(t)) {
+      if (final_next_) p->final = true; // 7.x: the summary came first
+      final_next_ = false;
+      pending_final_.reset();
       last_progress_ = p->final ? std::nullopt : std::optional<progress>(*p);
       s(std::move(*p));
       return;
     }
   }
+  const bool is_summary =
+      first == 'v' && starts_with(t, "video:") && t.find(" audio:") != sv::npos;
+  if (pending_final_ && !is_summary) flush_pending_final(s); // up to 6.x after all
   const bool indented = text.size() > 0 && text.front() == ' ';
   if (section_ == section::mapping && indented && t.find(" -> ") != sv::npos) {
     if (auto m = mapping_line(t)) {
@@ -588,6 +686,7 @@ void log_parser::line(std::string_view raw, sink_ref s) {
   } else if (first == 'f' || first == 'p') {
     if (auto v = parse_version_line(t)) {
       section_ = section::none;
+      release_major_ = v->major;
       s(std::move(*v));
       return;
     }
@@ -605,17 +704,14 @@ void log_parser::line(std::string_view raw, sink_ref s) {
     return;
   } else if (first == 'l' && indented && starts_with(t, "lib")) {
     if (auto lib = library_line(t)) {
+      if (release_major_ < 0 && lib->name == "libavutil")
+        if (auto r = release_for_libavutil(lib->runtime)) release_major_ = r->first;
       s(std::move(*lib));
       return;
     }
   }
   if (section_ == section::mapping && !indented) section_ = section::none;
-  if (last_progress_ && first == 'v' && starts_with(t, "video:") && t.find(" audio:") != sv::npos) {
-    auto p = std::move(*last_progress_);
-    last_progress_.reset();
-    p.final = true;
-    s(std::move(p));
-  }
+  if (is_summary) summary_line(s);
   emit_line();
 }
 

@@ -1,4 +1,5 @@
 // The command builder: each alias's exact arguments, the guards, display quoting and masking.
+#include <sidecar/capabilities.hpp>
 #include <sidecar/command.hpp>
 
 #include "catch.hpp"
@@ -252,4 +253,52 @@ TEST_CASE("resolve passes on the lookup error unchanged", "[command]") {
 TEST_CASE("commands compare by tool and arguments", "[command]") {
   CHECK(command().overwrite() == command::ffmpeg().arg("-y"));
   CHECK_FALSE(command::ffplay() == command::ffprobe());
+}
+
+TEST_CASE("options an older release lacks are replaced or left out, with a note", "[command]") {
+  auto at = [](int major, int minor, version_origin o = version_origin::banner) {
+    version_info v;
+    v.version = o == version_origin::libraries ? "N-47683-g0e8eb07980-static"
+                                               : std::to_string(major) + "." + std::to_string(minor);
+    v.major = major;
+    v.minor = minor;
+    v.origin = o;
+    return v;
+  };
+  const strings given = {"-stats_period", "0.1", "-readrate", "1",      "-fps_mode:v",
+                         "cfr",           "-i",  "in.mp4",    "-fps_mode", "auto", "out.mkv"};
+  SECTION("4.1, known from its libraries") {
+    strings a = given;
+    strings notes;
+    adapt_arguments(a, at(4, 1, version_origin::libraries), notes);
+    CHECK(a == strings{"-re", "-vsync", "cfr", "-i", "in.mp4", "-vsync", "-1", "out.mkv"});
+    REQUIRE(notes.size() == 4);
+    CHECK(notes[0].find("-stats_period") != std::string::npos);
+    CHECK(notes[0].find("N-47683-g0e8eb07980-static") != std::string::npos);
+    CHECK(notes[0].find("4.4") != std::string::npos); // the release that has it
+    CHECK(notes[1].find("-re") != std::string::npos);
+  }
+  SECTION("4.4: -stats_period stays; a rate other than 1 is left out before 5.0") {
+    strings a = {"-stats_period", "0.5", "-readrate", "2", "-i", "x"};
+    strings notes;
+    adapt_arguments(a, at(4, 4), notes);
+    CHECK(a == strings{"-stats_period", "0.5", "-i", "x"});
+    REQUIRE(notes.size() == 1);
+    CHECK(notes[0].find("full speed") != std::string::npos);
+  }
+  SECTION("5.1 and later, and an unknown release, are left as given") {
+    for (auto v : {at(5, 1), at(7, 1), at(9, 0), version_info{}}) {
+      strings a = given;
+      strings notes;
+      adapt_arguments(a, v, notes);
+      CHECK(a == given);
+      CHECK(notes.empty());
+    }
+  }
+  SECTION("an option as the last word (no value) is passed on for ffmpeg to refuse") {
+    strings a = {"-i", "x", "-stats_period"};
+    strings notes;
+    adapt_arguments(a, at(4, 1), notes);
+    CHECK(a == strings{"-i", "x", "-stats_period"});
+  }
 }

@@ -323,7 +323,7 @@ TEST_CASE("the program closes the connection early: ffmpeg's write fails, no han
   REQUIRE_FALSE(r.second);
   CHECK(r.second.error() == errc::process_failed); // ffmpeg failed by itself, promptly
   REQUIRE(r.second.error().status());
-  CHECK(r.second.error().status()->code == 1);
+  CHECK(r.second.error().status()->code > 0); // 1 up to 5.1, 152 on 7.x: non-zero
   CHECK_FALSE(r.second.error().lines().empty());
   CHECK_FALSE(has_children());
   CHECK(open_fds() == before);
@@ -346,7 +346,7 @@ void check_reset_failure(const expected<exit_status>& st) {
   INFO(st.error().message());
   CHECK(st.error() == errc::process_failed); // not timed_out: ffmpeg noticed by itself
   REQUIRE(st.error().status());
-  CHECK(st.error().status()->code == 1);
+  CHECK(st.error().status()->code > 0); // 1 up to 5.1, 152 on 7.x: non-zero
   REQUIRE_FALSE(st.error().lines().empty());
   auto says = [&](std::string_view what) {
     return st.error().message().find(what) != std::string::npos;

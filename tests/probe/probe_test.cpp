@@ -137,7 +137,7 @@ TEST_CASE("a missing file and a file that is not media are clear errors", "[prob
   REQUIRE_FALSE(missing);
   CHECK(missing.error() == errc::process_failed);
   REQUIRE(missing.error().status());
-  CHECK(missing.error().status()->code == 1);
+  CHECK(missing.error().status()->code > 0); // 1 up to 5.1, 254 on 7.x
   CHECK(missing.error().message().find("No such file or directory") != std::string::npos);
   auto garbage = run(probe(text.string()));
   REQUIRE_FALSE(garbage);

@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
   if (argc < 2) return 100;
   std::string mode = argv[1];
   if (mode == "exit") return std::atoi(argv[2]);
+  if (mode == "stderr") { // stderr CODE LINE...: prints the lines to stderr, exits CODE
+    for (int i = 3; i < argc; ++i) std::fprintf(stderr, "%s\n", argv[i]);
+    return std::atoi(argv[2]);
+  }
   if (mode == "sleep") {
     sleep_s(std::atof(argv[2]));
     return 0;

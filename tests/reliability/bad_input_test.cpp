@@ -106,7 +106,8 @@ TEST_CASE("non-UTF-8 bytes in a path: passed through, shown replaced", "[bad]") 
   auto missing =
       run(run_to_end(command{}.input((dir / "nope\xff.mp4").string()).format("null").output("-")));
   REQUIRE_FALSE(missing);
-  CHECK(mentions(missing.error(), "nope\xEF\xBF\xBD.mp4: No such file or directory"));
+  CHECK(mentions(missing.error(), "nope\xEF\xBF\xBD.mp4"));
+  CHECK(mentions(missing.error(), "No such file or directory"));
   guard.check();
 }
 

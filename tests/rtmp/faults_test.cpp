@@ -59,7 +59,7 @@ TEST_CASE("an RTMP server killed mid-push: the push fails with ffmpeg's status a
   INFO(r.push.error().message());
   CHECK(r.push.error() == errc::process_failed); // ffmpeg noticed by itself, no timeout
   REQUIRE(r.push.error().status());
-  CHECK(r.push.error().status()->code == 1);
+  CHECK(r.push.error().status()->code > 0); // 1 up to 5.1; 7.x: 224, 251
   REQUIRE_FALSE(r.push.error().lines().empty());
   CHECK((says(r.push.error(), "Broken pipe") || says(r.push.error(), "Connection reset")));
   CHECK(r.seconds < 10.0);
@@ -100,7 +100,7 @@ TEST_CASE("an RTMP server that refuses the publish (no such application): a clea
   INFO(r.push.error().message());
   CHECK(r.push.error() == errc::process_failed);
   REQUIRE(r.push.error().status());
-  CHECK(r.push.error().status()->code == 1);
+  CHECK(r.push.error().status()->code > 0); // 1 up to 5.1; 7.x: 224, 251
   REQUIRE_FALSE(r.push.error().lines().empty());
   // ffmpeg names the URL it could not open (the key masked) and the reason it got.
   CHECK(says(r.push.error(), "nosuchapp"));
