@@ -24,6 +24,17 @@ enum class log_level { panic, fatal, error, warning, info, verbose, debug, trace
 std::string_view to_string(log_level level) noexcept;
 // "warning" → log_level::warning; unknown for anything else.
 log_level parse_log_level(std::string_view name) noexcept;
+// The level a `-loglevel` / `-v` value sets, as ffmpeg's number (info = 32, error = 16):
+// flags first ("repeat+level+info", "+level", "-repeat"), then a name or a number. nullopt
+// when the value sets flags only or is not a level.
+std::optional<int> parse_loglevel_value(std::string_view value);
+
+// ffmpeg's time syntax, as on stats lines and in -ss/-t/-to: "12.5", "90", "00:01:02.5",
+// "-00:00:00.04", "1:02"; nullopt for N/A and anything else.
+std::optional<std::chrono::microseconds> parse_ffmpeg_time(std::string_view text);
+
+// The bytes with every sequence that is not UTF-8 replaced by U+FFFD, as in every event's text.
+std::string repair_utf8(std::string_view bytes);
 
 // Where a version_info's numbers come from.
 enum class version_origin {

@@ -8,8 +8,6 @@
 #include <sidecar/detail/unique_fd.hpp>
 #include <sidecar/pixel_format.hpp>
 
-#include "log/parse_util.hpp"
-
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -41,60 +39,11 @@ bool is_stdin_input(const std::string& v) {
   return v == "-" || v == "pipe:" || v == "pipe:0" || v == "fd:" || v == "fd:0";
 }
 
-// Parses ffmpeg's time syntax: "12.5", "90", "00:01:02.5", "1:02"; nullopt if it is not one.
-std::optional<std::chrono::microseconds> parse_time(std::string_view s) {
-  bool negative = !s.empty() && s.front() == '-';
-  if (negative) s.remove_prefix(1);
-  double total = 0;
-  std::size_t colons = static_cast<std::size_t>(std::count(s.begin(), s.end(), ':'));
-  if (colons > 2 || s.empty()) return std::nullopt;
-  while (true) {
-    auto end = s.find(':');
-    auto part = s.substr(0, end);
-    double v = 0;
-    auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
-    if (ec != std::errc() || p != part.data() + part.size()) return std::nullopt;
-    total = total * (end == std::string_view::npos && colons == 0 ? 1 : 60) + v;
-    if (end == std::string_view::npos) break;
-    s.remove_prefix(end + 1);
-  }
-  auto us = std::chrono::microseconds(static_cast<std::int64_t>(std::llround(total * 1e6)));
-  return negative ? -us : us;
-}
-
 std::optional<std::uint64_t> parse_count(std::string_view s) {
   std::uint64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return v;
-}
-
-// The level a `-loglevel`/`-v` value asks for, as ffmpeg's number (info = 32): flags first
-// ("repeat+level+info", "+level", "-repeat"), then a name or a number. nullopt when it sets
-// flags only or is not a level.
-std::optional<int> parse_loglevel(std::string_view v) {
-  auto is_alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-  for (;;) {
-    std::string_view t = v;
-    if (t.size() > 1 && (t[0] == '+' || t[0] == '-') && is_alpha(t[1])) t.remove_prefix(1);
-    if (t.substr(0, 6) == "repeat")
-      v = t.substr(6);
-    else if (t.substr(0, 5) == "level")
-      v = t.substr(5);
-    else
-      break;
-  }
-  if (!v.empty() && v.front() == '+') v.remove_prefix(1);
-  if (v.empty()) return std::nullopt;
-  static constexpr std::pair<std::string_view, int> names[] = {
-      {"quiet", -8}, {"panic", 0},    {"fatal", 8},  {"error", 16}, {"warning", 24},
-      {"info", 32},  {"verbose", 40}, {"debug", 48}, {"trace", 56}};
-  for (auto [name, level] : names)
-    if (v == name) return level;
-  int n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
-  return n;
 }
 
 // `… -> Stream #1:2 (…)`: the output stream a mapping line names, also for the filter-graph
@@ -133,7 +82,7 @@ std::string display_line(std::string_view raw) {
     pos = after;
   }
   if (text.empty()) text.assign(raw);
-  text = log_detail::utf8(text);
+  text = repair_utf8(text);
   if (text.find("://") != std::string::npos) text = mask_secrets(text);
   return text;
 }
@@ -904,10 +853,10 @@ expected<ffmpeg_child> ffmpeg_child::spawn(const executor_type& ex, const comman
       state->input_limits.push_back(pending);
       pending = {};
     }
-    if (a == "-t") pending.t = parse_time(v);
-    if (a == "-to") pending.to = parse_time(v);
-    if (a == "-ss") pending.seek = parse_time(v);
-    if (a == "-loglevel" || a == "-v") log_level = parse_loglevel(v);
+    if (a == "-t") pending.t = parse_ffmpeg_time(v);
+    if (a == "-to") pending.to = parse_ffmpeg_time(v);
+    if (a == "-ss") pending.seek = parse_ffmpeg_time(v);
+    if (a == "-loglevel" || a == "-v") log_level = parse_loglevel_value(v);
     if (a == "-frames:v" || a == "-vframes" || a == "-frames") state->limit_frames = parse_count(v);
     if (a == "-progress" && v.rfind("pipe:", 0) == 0) {
       auto fd = parse_count(std::string_view(v).substr(5));

@@ -363,6 +363,42 @@ std::optional<version_info> parse_version_line(std::string_view line) {
   return v;
 }
 
+std::optional<int> parse_loglevel_value(std::string_view v) {
+  auto is_alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  for (;;) {
+    sv t = v;
+    if (t.size() > 1 && (t[0] == '+' || t[0] == '-') && is_alpha(t[1])) t.remove_prefix(1);
+    if (t.substr(0, 6) == "repeat")
+      v = t.substr(6);
+    else if (t.substr(0, 5) == "level")
+      v = t.substr(5);
+    else
+      break;
+  }
+  if (!v.empty() && v.front() == '+') v.remove_prefix(1);
+  if (v.empty()) return std::nullopt;
+  if (v == "quiet") return -8;
+  static constexpr std::pair<log_level, int> numbers[] = {
+      {log_level::panic, 0},  {log_level::fatal, 8},    {log_level::error, 16},
+      {log_level::warning, 24}, {log_level::info, 32}, {log_level::verbose, 40},
+      {log_level::debug, 48}, {log_level::trace, 56}};
+  if (auto named = parse_log_level(v); named != log_level::unknown)
+    for (auto [level, n] : numbers)
+      if (level == named) return n;
+  int n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
+std::optional<std::chrono::microseconds> parse_ffmpeg_time(std::string_view text) {
+  return clock_time(text);
+}
+
+std::string repair_utf8(std::string_view bytes) {
+  return utf8(bytes);
+}
+
 std::string_view to_string(version_origin o) noexcept {
   switch (o) {
   case version_origin::banner: return "banner";
@@ -716,3 +752,7 @@ void log_parser::line(std::string_view raw, sink_ref s) {
 }
 
 } // namespace sidecar
+
+#ifdef ASIO_VERSION
+#error "the log layer includes no Asio (DESIGN: log is pure, testable and fuzzable alone)"
+#endif

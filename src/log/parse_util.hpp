@@ -116,6 +116,8 @@ inline std::optional<std::chrono::microseconds> clock_time(sv s) {
     if (colon == sv::npos) break;
     s.remove_prefix(colon + 1);
   }
+  // Past what microseconds in an int64 hold (about 292,000 years) it is no time.
+  if (!(total * 1e6 < 9.2e18)) return std::nullopt;
   auto us = std::chrono::microseconds(static_cast<std::int64_t>(std::llround(total * 1e6)));
   return negative ? -us : us;
 }

@@ -67,3 +67,7 @@ void progress_reader::key_value(std::string_view line, void (*call)(void*, progr
 }
 
 } // namespace sidecar
+
+#ifdef ASIO_VERSION
+#error "the log layer includes no Asio (DESIGN: log is pure, testable and fuzzable alone)"
+#endif

@@ -1,5 +1,5 @@
 // ffprobe's JSON → media_info: the pure part of the probe layer (no Asio), fuzzed alone.
-#include <sidecar/probe.hpp>
+#include <sidecar/media_info.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -1,5 +1,5 @@
 // libFuzzer target: the ffprobe JSON mapping must never throw or crash.
-#include <sidecar/probe.hpp>
+#include <sidecar/media_info.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -524,3 +524,24 @@ TEST_CASE("-progress blocks, recorded and split anywhere", "[log]") {
   CHECK(out[0].time->count() == 214549333);
   CHECK(*out[0].speed == Approx(13.8));
 }
+
+TEST_CASE("the log layer's helpers: ffmpeg's time syntax, -loglevel values, UTF-8 repair",
+          "[log]") {
+  CHECK(parse_ffmpeg_time("12.5") == 12500000us);
+  CHECK(parse_ffmpeg_time("00:01:02.5") == 62500000us);
+  CHECK(parse_ffmpeg_time("1:02") == 62s);
+  CHECK(parse_ffmpeg_time("-00:00:00.04") == -40000us);
+  CHECK_FALSE(parse_ffmpeg_time("N/A"));
+  CHECK_FALSE(parse_ffmpeg_time("1:2:3:4"));
+  CHECK_FALSE(parse_ffmpeg_time("-1e300")); // past int64 microseconds: no time, no UB
+  CHECK_FALSE(parse_ffmpeg_time("1e300"));
+  CHECK(parse_loglevel_value("info") == 32);
+  CHECK(parse_loglevel_value("repeat+level+warning") == 24);
+  CHECK(parse_loglevel_value("level+info") == 32);
+  CHECK(parse_loglevel_value("-8") == -8);
+  CHECK(parse_loglevel_value("quiet") == -8);
+  CHECK_FALSE(parse_loglevel_value("+level"));
+  CHECK_FALSE(parse_loglevel_value("loud"));
+  CHECK(repair_utf8("caf\xe9") == "caf\xEF\xBF\xBD");
+  CHECK(repair_utf8("plain") == "plain");
+}
