@@ -177,10 +177,22 @@ public:
   }
   // End of stream: the partial line left (if any) is parsed as a line.
   template <class Sink> void finish(Sink&& s) { finish_impl(sink_ref(s)); }
+  // Parses one complete line (without its line ending, at most max_line bytes), for a caller
+  // that splits stderr into lines itself — the event stream does, to know each event's line:
+  // the events feed() gives for that line, without splitting or copying it again. Not to be
+  // mixed with feed() on one parser; finish() still ends the stream.
+  template <class Sink> void feed_line(std::string_view text, Sink&& s) {
+    line(text, sink_ref(s));
+  }
 
   // Lines (events) seen so far, and lines cut for being longer than max_line.
   std::uint64_t lines() const noexcept { return lines_; }
   std::uint64_t cut_lines() const noexcept { return cut_; }
+  // Bytes of line text parsed so far (line endings not counted): every byte once.
+  std::uint64_t bytes_parsed() const noexcept { return bytes_; }
+  // Where the last line's `[level] ` tag stood in it (offset, length; length 0 when it had
+  // none), so a caller can show the line without the tag the builder asked for.
+  std::pair<std::size_t, std::size_t> last_level_tag() const noexcept { return tag_; }
 
 private:
   // A non-owning callable reference, so feed() does not allocate per call.
@@ -208,6 +220,8 @@ private:
   int current_output_ = -1;
   std::uint64_t lines_ = 0;
   std::uint64_t cut_ = 0;
+  std::uint64_t bytes_ = 0;
+  std::pair<std::size_t, std::size_t> tag_{0, 0};
   // ffmpeg does not always mark its last stats line (audio-only runs print `size=`, not
   // `Lsize=`); the summary (`video:…kB audio:…kB …`) tells. Up to 6.x it follows the last
   // stats line, which it then repeats as final; from 7.0 each output's summary comes first

@@ -64,24 +64,19 @@ std::optional<std::pair<int, int>> mapped_output(const stream_mapping_entry& m) 
 
 // A stderr line as ffmpeg printed it, less the `[level] ` tag (the builder asks for it; the
 // program did not), trailing blanks trimmed, bytes that are not UTF-8 replaced, secrets masked.
-std::string display_line(std::string_view raw) {
-  while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t'))
-    raw.remove_suffix(1);
+// The tag's place comes from the parser, which found it parsing the line: no second parse.
+std::string display_line(std::string_view raw, std::pair<std::size_t, std::size_t> tag) {
+  auto trimmed = [](std::string_view t) {
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t'))
+      t.remove_suffix(1);
+    return t;
+  };
   std::string text;
-  std::size_t pos = 0;
-  while (pos < raw.size() && raw[pos] == '[') {
-    auto close = raw.find(']', pos);
-    if (close == std::string_view::npos) break;
-    auto after = close + 1;
-    if (after < raw.size() && raw[after] == ' ') ++after;
-    if (parse_log_level(raw.substr(pos + 1, close - pos - 1)) != log_level::unknown) {
-      text.assign(raw.substr(0, pos));
-      text.append(raw.substr(after));
-      break;
-    }
-    pos = after;
+  if (tag.second > 0 && tag.first + tag.second <= raw.size()) {
+    text.assign(raw.substr(0, tag.first));
+    text.append(trimmed(raw.substr(tag.first + tag.second)));
   }
-  if (text.empty()) text.assign(raw);
+  if (text.empty()) text.assign(trimmed(raw));
   text = repair_utf8(text);
   if (text.find("://") != std::string::npos) text = mask_secrets(text);
   return text;
@@ -200,7 +195,6 @@ public:
   // stderr split into lines here (as the parser would), so each event knows its line.
   std::string line_partial;
   bool line_skip_lf = false;
-  std::string feed_buffer;
   std::string_view current_line;
   bool current_line_taken = true;
 
@@ -328,12 +322,11 @@ public:
     parser.finish([this](log_event&& e) { on_log_event(std::move(e)); });
   }
 
+  // One line, split here once: the parser takes it as it is (no second split, no copy).
   void stderr_line(std::string_view raw) {
-    feed_buffer.assign(raw);
-    feed_buffer.push_back('\n');
     current_line = raw;
     current_line_taken = false;
-    parser.feed(feed_buffer, [this](log_event&& e) { on_log_event(std::move(e)); });
+    parser.feed_line(raw, [this](log_event&& e) { on_log_event(std::move(e)); });
     current_line_taken = true;
   }
 
@@ -417,7 +410,7 @@ public:
       bool keep =
           !std::holds_alternative<log_line>(e) ||
           (queue.size() < max_queue && line_text_bytes + current_line.size() <= line_text_budget);
-      if (keep) q.line = display_line(current_line);
+      if (keep) q.line = display_line(current_line, parser.last_level_tag());
     }
     std::visit(
         [&](auto& v) {

@@ -170,7 +170,9 @@ std::optional<stream_info> stream_line(sv s) {
   } else if (info.type == stream_type::audio) {
     for (std::size_t i = 1; i < n; ++i) {
       if (!ends_with(parts[i], " Hz")) continue;
-      if (auto v = leading_number(parts[i])) info.sample_rate = static_cast<int>(*v);
+      // A rate past int ("1e50 Hz" from a hostile stderr) is no rate: no float→int UB.
+      if (auto v = leading_number(parts[i]); v && *v >= 0 && *v <= 1e9)
+        info.sample_rate = static_cast<int>(*v);
       if (i + 1 < n) info.channel_layout = std::string(parts[i + 1]);
       if (i + 2 < n) {
         auto f = parts[i + 2];
@@ -498,7 +500,9 @@ std::optional<progress> parse_progress_line(std::string_view line) {
                       : unit == "mB" || unit == "MiB" ? 1024.0 * 1024
                       : unit == "B" || unit.empty()   ? 1.0
                                                       : 1024.0;
-        p.size_bytes = static_cast<std::uint64_t>(std::llround(*v * mult));
+        // Negative or past 2^63 bytes is no size (and no float→int UB).
+        if (double bytes = *v * mult; bytes >= 0 && bytes < 9.2e18)
+          p.size_bytes = static_cast<std::uint64_t>(std::llround(bytes));
       }
     } else if (key == "time") {
       if (!na) p.time = clock_time(value);
@@ -579,7 +583,10 @@ void log_parser::feed_impl(std::string_view bytes, sink_ref s) {
         ++cut_;
         line(partial_, s);
         partial_.clear();
-        line(sv(p + room, std::min(n - room, max_line)), s);
+        for (std::size_t off = room; off < n; off += max_line) { // all of the rest, cut too
+          if (off + max_line < n) ++cut_;
+          line(sv(p + off, std::min(max_line, n - off)), s);
+        }
       } else {
         partial_.append(p, n);
         line(partial_, s);
@@ -628,6 +635,8 @@ void log_parser::summary_line(sink_ref s) {
 
 void log_parser::line(std::string_view raw, sink_ref s) {
   // Prefixes: `[component @ 0x…] ` (one or two) then `[level] `.
+  bytes_ += raw.size();
+  tag_ = {0, 0};
   sv text = raw;
   log_level level = log_level::unknown;
   sv component;
@@ -636,6 +645,7 @@ void log_parser::line(std::string_view raw, sink_ref s) {
     if (close == sv::npos) break;
     auto inside = text.substr(1, close - 1);
     auto lv = parse_log_level(inside);
+    auto at = static_cast<std::size_t>(text.data() - raw.data());
     if (lv != log_level::unknown)
       level = lv;
     else if (inside.find(" @ ") != sv::npos)
@@ -644,6 +654,8 @@ void log_parser::line(std::string_view raw, sink_ref s) {
       break;
     text.remove_prefix(close + 1);
     if (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+    if (lv != log_level::unknown)
+      tag_ = {at, static_cast<std::size_t>(text.data() - raw.data()) - at};
   }
   auto t = trim(text);
   if (t.empty()) return;

@@ -545,3 +545,85 @@ TEST_CASE("the log layer's helpers: ffmpeg's time syntax, -loglevel values, UTF-
   CHECK(repair_utf8("caf\xe9") == "caf\xEF\xBF\xBD");
   CHECK(repair_utf8("plain") == "plain");
 }
+
+TEST_CASE("feed_line: lines split by the caller give the same events, each byte parsed once",
+          "[log]") {
+  for (const auto& name : all_fixtures) {
+    INFO(name);
+    auto bytes = fixture(name);
+    log_parser whole;
+    std::vector<log_event> a;
+    whole.feed(bytes, [&](log_event&& e) { a.push_back(std::move(e)); });
+    whole.finish([&](log_event&& e) { a.push_back(std::move(e)); });
+
+    // Split as the event stream does: at '\n', '\r' and "\r\n".
+    log_parser by_line;
+    std::vector<log_event> b;
+    std::uint64_t text_bytes = 0;
+    std::size_t at = 0;
+    while (at < bytes.size()) {
+      auto end = bytes.find_first_of("\r\n", at);
+      if (end == std::string::npos) end = bytes.size();
+      auto line = std::string_view(bytes).substr(at, end - at);
+      text_bytes += line.size();
+      by_line.feed_line(line, [&](log_event&& e) { b.push_back(std::move(e)); });
+      at = end + 1;
+      if (end < bytes.size() && bytes[end] == '\r' && at < bytes.size() && bytes[at] == '\n') ++at;
+    }
+    by_line.finish([&](log_event&& e) { b.push_back(std::move(e)); });
+    CHECK(serialize_all(b) == serialize_all(a));
+    CHECK(by_line.bytes_parsed() == text_bytes); // every byte once, none twice
+    CHECK(whole.bytes_parsed() == text_bytes);
+  }
+}
+
+TEST_CASE("last_level_tag: where the [level] tag stood, after any component", "[log]") {
+  log_parser p;
+  auto none = [](log_event&&) {};
+  p.feed_line("[info] Press [q] to stop", none);
+  CHECK(p.last_level_tag() == std::pair<std::size_t, std::size_t>{0, 7});
+  p.feed_line("[out#0/wav @ 0x55] [info] video:0KiB audio:258KiB", none);
+  CHECK(p.last_level_tag() == std::pair<std::size_t, std::size_t>{19, 7});
+  p.feed_line("no tag here", none);
+  CHECK(p.last_level_tag().second == 0);
+}
+
+TEST_CASE("a long line gives the same events however it is sliced (a big feed ends a partial)",
+          "[log]") {
+  for (std::size_t length : {65535u, 65536u, 65537u, 131073u, 200000u}) {
+    std::string bytes = "[info] " + std::string(length, 'x') + "\n[info] next\n";
+    log_parser whole;
+    std::vector<log_event> a;
+    whole.feed(bytes, [&](log_event&& e) { a.push_back(std::move(e)); });
+    whole.finish([&](log_event&& e) { a.push_back(std::move(e)); });
+    for (std::size_t first : {1u, 7u, 1000u, 65535u, 65536u, 70000u}) {
+      if (first > bytes.size()) continue;
+      INFO("a line of " << length << " bytes fed as " << first << " + the rest");
+      log_parser sliced;
+      std::vector<log_event> b;
+      auto sink = [&](log_event&& e) { b.push_back(std::move(e)); };
+      sliced.feed(std::string_view(bytes).substr(0, first), sink);
+      sliced.feed(std::string_view(bytes).substr(first), sink);
+      sliced.finish(sink);
+      CHECK(serialize_all(b) == serialize_all(a));
+      CHECK(sliced.bytes_parsed() == whole.bytes_parsed());
+      CHECK(sliced.bytes_parsed() == bytes.size() - 2); // all but the two '\n'
+    }
+  }
+}
+
+TEST_CASE("absurd numbers in a hostile stderr are no numbers, not undefined behaviour", "[log]") {
+  auto ev = parse_all("[info] Input #0, lavfi, from 'x':\n"
+                      "[info]   Stream #0:0: Audio: pcm_s16le, 1e50 Hz, mono, s16, 705 kb/s\n"
+                      "[info] size=N/A time=-1e300 bitrate=N/A speed=N/A\n"
+                      "[info] size=1e300kB time=1e300 bitrate=N/A speed=N/A\n");
+  auto streams = all_of<stream_info>(ev);
+  REQUIRE(streams.size() == 1);
+  CHECK(streams[0].sample_rate == 0);
+  auto ps = all_of<progress>(ev);
+  REQUIRE(ps.size() == 2);
+  for (const auto& p : ps) {
+    CHECK_FALSE(p.time);
+    CHECK_FALSE(p.size_bytes);
+  }
+}
