@@ -448,8 +448,11 @@ public:
             // (4.x: "[hls @ …] Opening '…/segment000.ts' for writing", then only "Not a
             // directory"): keep it with the error lines.
             if (is_error && error_tail.empty() && !context_line.empty())
-              error_context = std::move(context_line);
-            context_line = !is_error && !v.component.empty() ? text : std::string();
+              error_context = context_line;
+            if (!is_error && !v.component.empty())
+              context_line.assign(text); // reuses its buffer: no allocation per line
+            else
+              context_line.clear();
             remember_line(std::move(text), is_error);
           }
           q.e = event(std::in_place_type<T>, std::move(v));
