@@ -22,6 +22,8 @@ struct gated_option {
 
 // The options that the builder may emit and that older releases lack.
 const std::vector<gated_option>& gated_options();
+// True when argv carries one of them: only then does the binary's version matter.
+bool carries_gated_option(const std::vector<std::string>& argv);
 
 // The version of the ffmpeg binary at `program`: its banner's release number, or for git and
 // static builds (`N-47683-g0e8eb07980-static`) the release its libavutil belongs to

@@ -2,6 +2,7 @@
 // the builder's options that an older release lacks.
 #include <sidecar/capabilities.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -22,7 +23,7 @@ namespace sidecar {
 const std::vector<gated_option>& gated_options() {
   static const std::vector<gated_option> table = {
       {"-stats_period", 4, 4, "left out: progress comes at ffmpeg's own pace, every 0.5 s"},
-      {"-readrate", 5, 0, "-re when the rate is 1, else left out (input read at full speed)"},
+      {"-readrate", 5, 0, "-re for a rate of 1, else left out: the input is read at full speed"},
       {"-fps_mode", 5, 1, "passed as -vsync (the same modes; auto as -1)"},
   };
   return table;
@@ -137,16 +138,19 @@ std::string release_text(const version_info& v) {
 }
 
 bool is_rate_one(std::string_view value) {
-  try {
-    std::size_t used = 0;
-    double d = std::stod(std::string(value), &used);
-    return used == value.size() && d == 1.0;
-  } catch (const std::exception&) {
-    return false;
-  }
+  double d = 0;
+  auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), d);
+  return ec == std::errc() && p == value.data() + value.size() && d == 1.0;
 }
 
 } // namespace
+
+bool carries_gated_option(const std::vector<std::string>& argv) {
+  for (const auto& a : argv)
+    for (const auto& g : gated_options())
+      if (option_name(a) == g.name) return true;
+  return false;
+}
 
 void adapt_arguments(std::vector<std::string>& argv, const version_info& v,
                      std::vector<std::string>& notes) {
@@ -162,23 +166,16 @@ void adapt_arguments(std::vector<std::string>& argv, const version_info& v,
       continue;
     }
     std::string value = std::move(argv[++i]);
-    std::string did;
     if (gate->name == "-fps_mode") {
       out.emplace_back("-vsync");
       out.push_back(value == "auto" ? "-1" : value);
-      did = "passed as -vsync " + out.back();
     } else if (gate->name == "-readrate" && is_rate_one(value)) {
       out.emplace_back("-re");
-      did = "passed as -re";
-    } else {
-      did = "left out";
-      if (gate->name == "-stats_period")
-        did += ": progress comes at ffmpeg's own pace, every 0.5 s";
-      if (gate->name == "-readrate") did += ": the input is read at full speed";
-    }
+    } // else left out, with its value
     notes.push_back(release_text(v) + " has no " + std::string(gate->name) + " (new in " +
                     std::to_string(gate->since_major) + "." + std::to_string(gate->since_minor) +
-                    "): " + std::string(gate->name) + " " + value + " " + did);
+                    "): " + std::string(gate->name) + " " + value + " " +
+                    std::string(gate->fallback));
   }
   argv = std::move(out);
 }

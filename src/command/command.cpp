@@ -387,13 +387,9 @@ expected<resolved_command> command::resolve() const {
   r.argv.push_back(r.program.string());
   auto rest = argv();
   if (which_ == tool::ffmpeg) {
-    bool gated = false;
-    for (const auto& a : rest)
-      for (const auto& g : gated_options())
-        gated = gated || a.substr(0, a.find(':')) == g.name;
     // A binary whose version cannot be told gets the options as given: ffmpeg then says
     // itself what it does not know.
-    if (gated)
+    if (carries_gated_option(rest))
       if (auto v = describe_binary(r.program)) adapt_arguments(rest, *v, r.notes);
   }
   r.argv.insert(r.argv.end(), std::make_move_iterator(rest.begin()),
