@@ -4,12 +4,16 @@
 #include "catch.hpp"
 
 #include <asio/co_spawn.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <stdexcept>
 #include <string>
@@ -59,6 +63,28 @@ inline std::size_t open_fds() {
 inline bool has_children() {
   siginfo_t info{};
   return ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
+// Waits d on the coroutine's executor. Only for pacing (a retry's backoff, a producer's
+// rate): to wait for something to happen, wait for that (an event, async_wait_reaped).
+inline asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+// This process's resident set, in KiB (VmRSS of /proc/self/status).
+inline std::size_t rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      std::size_t v = 0;
+      in >> v;
+      return v;
+    }
+    in.ignore(1 << 12, '\n');
+  }
+  return 0;
 }
 
 // A private temp dir, removed with everything in it.

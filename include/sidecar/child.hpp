@@ -43,7 +43,8 @@ private:
 enum class exit_watch { automatic, pidfd, sigchld };
 
 struct spawn_options {
-  // A path, or a bare name looked up like find_program() does (SIDECAR_FFMPEG, then PATH).
+  // A path, or a bare name searched on PATH (find_executable). This layer knows nothing of
+  // ffmpeg: for SIDECAR_FFMPEG and its kin, pass find_tool()'s path (or use ffmpeg_child).
   std::filesystem::path program;
   std::vector<std::string> args;             // argv[1...]; never seen by a shell
   std::optional<std::string> argv0;          // argv[0]; the program's file name by default
@@ -63,6 +64,27 @@ struct spawn_options {
   stop_ladder ladder;
   exit_watch watch = exit_watch::automatic;
 };
+
+namespace detail {
+asio::awaitable<void> wait_reaped(asio::any_io_executor ex);
+}
+
+// Completes once the reaper of ex's execution context holds no child: every child object
+// that was destroyed while its process ran has been stopped and reaped (at once when there
+// is none). Signature: void(std::error_code). For tests and orderly shutdowns that must know
+// nothing is left running, instead of sleeping "long enough".
+template <class CompletionToken = asio::use_awaitable_t<>>
+auto async_wait_reaped(const asio::any_io_executor& ex, CompletionToken&& token = {}) {
+  return asio::async_initiate<CompletionToken, void(std::error_code)>(
+      [](auto handler, asio::any_io_executor ex) {
+        asio::co_spawn(ex, detail::wait_reaped(ex),
+                       [h = std::move(handler)](std::exception_ptr e) mutable {
+                         if (e) std::rethrow_exception(e); // only bugs throw here
+                         std::move(h)(std::error_code{});
+                       });
+      },
+      token, ex);
+}
 
 class child {
 public:
@@ -98,6 +120,10 @@ public:
   std::error_code terminate() { return state_->signal_group(SIGTERM); }
   std::error_code kill() { return state_->signal_group(SIGKILL); }
   std::error_code signal(int sig) { return state_->signal_group(sig); }
+
+  // The state every asynchronous operation on this child holds (pid, pipes, the stop
+  // ladder): for the layers above, so their pending operations outlive a move of this object.
+  const std::shared_ptr<detail::child_state>& shared_state() const noexcept { return state_; }
 
   const stop_ladder& ladder() const noexcept { return state_->ladder; }
   void set_ladder(stop_ladder l) noexcept { state_->ladder = l; }

@@ -10,12 +10,15 @@
 #include <filesystem>
 #include <initializer_list>
 #include <iosfwd>
+#include <optional>
 #include <ranges>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace sidecar {
+
+class ffmpeg_child; // the events layer's: command::spawn only names it
 
 // What to hand to posix_spawn: argv[0] is the program path, the rest is command::argv().
 struct resolved_command {
@@ -24,6 +27,23 @@ struct resolved_command {
   // What was changed for this binary's release (an option it lacks, left out or replaced),
   // one sentence each; the event stream reports them as log_line events from "sidecar".
   std::vector<std::string> notes;
+};
+
+// One option as given: its name ("-t", "-c:v") and its value; none for a flag ("-y").
+struct command_option {
+  std::string name;
+  std::optional<std::string> value;
+  bool operator==(const command_option&) const = default;
+};
+
+// An input (`-i URL`) or an output (a URL standing alone) with the options given for it: those
+// between the file before it and it, which is how ffmpeg applies them.
+struct command_file {
+  std::string url;
+  std::vector<command_option> options;
+  // The value of the last of `names` given for this file; nullptr when none was.
+  const std::string* value(std::initializer_list<std::string_view> names) const;
+  bool operator==(const command_file&) const = default;
 };
 
 // Arguments are kept in the order given, so an option lands before the -i or the output it is
@@ -128,6 +148,18 @@ public:
   tool which() const noexcept { return which_; }
   // The arguments exactly as given.
   const std::vector<std::string>& args() const noexcept { return args_; }
+  // The same arguments as ffmpeg reads them, kept up to date as they are added: each input
+  // and output with its own options, and the options given after the last file (where
+  // ffmpeg takes only global ones). An option takes the next argument as its value unless
+  // it is a flag ffmpeg knows (-y, -re, -vn, -nostdin, ...); `-i` always starts an input.
+  // The layers above read -t/-ss/-to, stdin use, -progress and the log level from here.
+  const std::vector<command_file>& inputs() const noexcept { return inputs_; }
+  const std::vector<command_file>& outputs() const noexcept { return outputs_; }
+  const std::vector<command_option>& trailing_options() const noexcept { return pending_; }
+  // The value of the last of `names` anywhere in the command (global options such as
+  // -loglevel may stand before any file); nullptr when none was given.
+  const std::string* option_value(std::initializer_list<std::string_view> names) const;
+  bool has_option(std::string_view name) const;
   // The arguments that will be passed (without the program name), with the guards applied:
   // "-loglevel level+info" in front unless -loglevel or -v was given, because the log parser
   // needs the [level] prefixes; and for ffmpeg "-n" in front unless -y, -n or -nostdin was
@@ -143,9 +175,14 @@ public:
   // with secrets (stream keys, passwords, tokens) masked. For humans only, never executed.
   std::string to_string() const;
 
-  // Spawns it: expected<ffmpeg_child>. Defined in <sidecar/ffmpeg_child.hpp> (which
-  // <sidecar/sidecar.hpp> includes), so that this header stays free of processes.
-  template <class Executor> auto spawn(const Executor& ex) const;
+  // Spawns it: expected<ffmpeg_child>, as ffmpeg_child::spawn(ex, *this). The events layer
+  // spawns; this header knows no processes, so calling it needs <sidecar/ffmpeg_child.hpp>
+  // (or <sidecar/sidecar.hpp>), and says so when it is missing.
+  template <class Executor, class Child = ffmpeg_child> auto spawn(const Executor& ex) const {
+    static_assert(requires { sizeof(Child); },
+                  "command::spawn needs #include <sidecar/ffmpeg_child.hpp> (or sidecar.hpp)");
+    return Child::spawn(ex, *this);
+  }
 
   bool operator==(const command&) const = default;
 
@@ -156,8 +193,15 @@ private:
     return seconds_text(std::chrono::round<std::chrono::microseconds>(d));
   }
 
+  // Files the structure above: one more argument, as ffmpeg would read it.
+  void classify(std::string_view a);
+
   tool which_ = tool::ffmpeg;
   std::vector<std::string> args_;
+  std::vector<command_file> inputs_, outputs_;
+  std::vector<command_option> pending_; // options not yet followed by their file
+  enum class expecting : unsigned char { anything, value, input_url };
+  expecting expect_ = expecting::anything;
 };
 
 std::ostream& operator<<(std::ostream& out, const command& c);

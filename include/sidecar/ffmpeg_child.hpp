@@ -12,7 +12,6 @@
 #include <asio/write.hpp>
 
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -36,6 +35,8 @@ public:
   static expected<ffmpeg_child> spawn(const executor_type& ex, const command& cmd,
                                       spawn_options base = {});
 
+  // Moving is safe at any time, also while a call is pending: pending calls and the readers
+  // hold the shared state, never this object.
   ffmpeg_child(ffmpeg_child&&) noexcept;
   ffmpeg_child& operator=(ffmpeg_child&&) noexcept;
   // The child's own destructor runs the stop ladder; stderr stays drained meanwhile.
@@ -114,8 +115,6 @@ public:
 
 private:
   ffmpeg_child(child c, std::shared_ptr<detail::stream_state> s);
-  // Tells the state that this object (and its child) is gone: the reaper owns the ladder.
-  void detach() noexcept;
 
   child process_;
   std::shared_ptr<detail::stream_state> state_;
@@ -128,9 +127,5 @@ private:
 // errc::binary_not_found when the tool is missing; errc::protocol when the output is not a
 // version banner.
 asio::awaitable<expected<version_info>> ffmpeg_version(tool which = tool::ffmpeg);
-
-template <class Executor> auto command::spawn(const Executor& ex) const {
-  return ffmpeg_child::spawn(ex, *this);
-}
 
 } // namespace sidecar

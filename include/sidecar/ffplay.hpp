@@ -1,4 +1,5 @@
-// ffplay as a sink: a player reading a stream on its stdin, for previews in pipelines
+// ffplay as a sink: a player reading a stream on its stdin, for previews in pipelines — an
+// ffmpeg_child, so the events layer's (io's relay() and tee() feed it)
 // (`co_await relay(ff.take_stdout(), player->stdin_pipe())`).
 #pragma once
 

@@ -193,6 +193,11 @@ public:
   // Where the last line's `[level] ` tag stood in it (offset, length; length 0 when it had
   // none), so a caller can show the line without the tag the builder asked for.
   std::pair<std::size_t, std::size_t> last_level_tag() const noexcept { return tag_; }
+  // The line being parsed (without its line ending): valid inside the sink only, for a caller
+  // that wants each event's line as printed. lines_fed() counts the lines parsed so far, so a
+  // sink tells the first event of a line from the next ones.
+  std::string_view current_line() const noexcept { return current_; }
+  std::uint64_t lines_fed() const noexcept { return fed_; }
 
 private:
   // A non-owning callable reference, so feed() does not allocate per call.
@@ -221,6 +226,8 @@ private:
   std::uint64_t lines_ = 0;
   std::uint64_t cut_ = 0;
   std::uint64_t bytes_ = 0;
+  std::uint64_t fed_ = 0;
+  std::string_view current_;
   std::pair<std::size_t, std::size_t> tag_{0, 0};
   // ffmpeg does not always mark its last stats line (audio-only runs print `size=`, not
   // `Lsize=`); the summary (`video:…kB audio:…kB …`) tells. Up to 6.x it follows the last

@@ -21,12 +21,6 @@ std::string number_text(double v) {
   return std::string(buf.data(), end);
 }
 
-bool contains(const std::vector<std::string>& args, std::initializer_list<std::string_view> any) {
-  return std::any_of(args.begin(), args.end(), [&](const std::string& a) {
-    return std::find(any.begin(), any.end(), std::string_view(a)) != any.end();
-  });
-}
-
 char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
@@ -206,6 +200,7 @@ std::string mask_secrets(std::string_view text) {
 
 command& command::arg(std::string_view a) {
   args_.emplace_back(a);
+  classify(a);
   return *this;
 }
 
@@ -368,12 +363,13 @@ std::string command::seconds_text(std::chrono::microseconds us) {
 std::vector<std::string> command::argv() const {
   std::vector<std::string> out;
   out.reserve(args_.size() + 3);
-  if (!contains(args_, {"-loglevel", "-v"})) {
+  if (!has_option("-loglevel") && !has_option("-v")) {
     out.emplace_back("-loglevel");
     out.emplace_back("level+info");
   }
   // Only ffmpeg asks "Overwrite? [y/N]"; ffplay and ffprobe reject -n.
-  if (which_ == tool::ffmpeg && !contains(args_, {"-y", "-n", "-nostdin"})) out.emplace_back("-n");
+  if (which_ == tool::ffmpeg && !has_option("-y") && !has_option("-n") && !has_option("-nostdin"))
+    out.emplace_back("-n");
   out.insert(out.end(), args_.begin(), args_.end());
   return out;
 }

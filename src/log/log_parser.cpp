@@ -604,6 +604,8 @@ void log_parser::finish_impl(sink_ref s) {
     partial_.clear();
   }
   skip_lf_ = false;
+  current_ = {}; // what is flushed now belongs to no line being parsed
+  ++fed_;
   flush_pending_final(s);
 }
 
@@ -636,6 +638,8 @@ void log_parser::summary_line(sink_ref s) {
 void log_parser::line(std::string_view raw, sink_ref s) {
   // Prefixes: `[component @ 0x…] ` (one or two) then `[level] `.
   bytes_ += raw.size();
+  ++fed_;
+  current_ = raw;
   tag_ = {0, 0};
   sv text = raw;
   log_level level = log_level::unknown;

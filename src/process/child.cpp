@@ -2,7 +2,7 @@
 // exit, the stop ladder, and the reaper service that outlives every child object.
 #include <sidecar/child.hpp>
 
-#include <sidecar/binary.hpp>
+#include <sidecar/find_executable.hpp>
 #include <sidecar/detail/unique_fd.hpp>
 
 #include "sidecar_config.h"
@@ -12,6 +12,7 @@
 #include <asio/execution/context.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/post.hpp>
 #include <asio/query.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -65,8 +66,14 @@ public:
         s->ex,
         [this, s]() -> asio::awaitable<void> {
           co_await run_ladder_impl(s, /*drain=*/true);
-          std::lock_guard lock(mutex_);
-          adopted_.erase(s);
+          std::vector<std::shared_ptr<asio::steady_timer>> wake;
+          {
+            std::lock_guard lock(mutex_);
+            adopted_.erase(s);
+            if (adopted_.empty()) wake.swap(waiters_);
+          }
+          for (auto& t : wake) // on each waiter's own executor
+            asio::post(t->get_executor(), [t] { t->cancel(); });
         },
         asio::detached);
   }
@@ -74,6 +81,14 @@ public:
   std::size_t adopted() {
     std::lock_guard lock(mutex_);
     return adopted_.size();
+  }
+
+  // Registers a waiter's timer, cancelled once no child is adopted; false when none is now.
+  bool add_waiter(std::shared_ptr<asio::steady_timer> t) {
+    std::lock_guard lock(mutex_);
+    if (adopted_.empty()) return false;
+    waiters_.push_back(std::move(t));
+    return true;
   }
 
   static asio::awaitable<ladder_result> run_ladder_impl(std::shared_ptr<child_state> s,
@@ -86,6 +101,7 @@ private:
       std::lock_guard lock(mutex_);
       shut_down_ = true;
       left.swap(adopted_);
+      waiters_.clear(); // while the timers' service still exists
     }
     for (const auto& s : left) s->kill_and_reap();
   }
@@ -93,6 +109,7 @@ private:
   std::mutex mutex_;
   bool shut_down_ = false;
   std::set<std::shared_ptr<child_state>> adopted_;
+  std::vector<std::shared_ptr<asio::steady_timer>> waiters_;
 };
 
 asio::execution_context::id reaper_service::id;
@@ -117,17 +134,20 @@ asio::awaitable<void> drain(std::shared_ptr<child_state> keep, asio::readable_pi
   (void)keep;
 }
 
-// True when the child exited within `grace`.
-asio::awaitable<bool> exited_within(const std::shared_ptr<child_state>& s,
-                                    std::chrono::milliseconds grace, std::error_code& ec) {
-  using namespace asio::experimental::awaitable_operators;
-  asio::steady_timer timer(s->ex, grace);
-  auto r = co_await (async_wait_exit(s, use_tuple) || timer.async_wait(use_tuple));
-  if (r.index() == 0) {
-    ec = std::get<0>(std::get<0>(r));
-    co_return true;
+// Climbs the ladder while the child runs: a grace period per step, then the next step
+// unless it has exited meanwhile. Ends at SIGKILL or once the child is reaped.
+asio::awaitable<void> escalate(std::shared_ptr<child_state> s) {
+  while (!s->status && s->stop_step && *s->stop_step < 2) {
+    const int at = *s->stop_step;
+    s->stop_timer.expires_after(at == 0 ? s->ladder.quit_grace : s->ladder.term_grace);
+    auto [ec] = co_await s->stop_timer.async_wait(use_tuple);
+    if (s->status) break;              // reaped: the ladder is over
+    if (*s->stop_step != at) continue; // climbed meanwhile: a new grace period
+    if (ec) continue;                  // woken early for nothing: wait again
+    if (s->exited()) break;            // it did stop within the grace period
+    s->begin_stop(at + 1);
   }
-  co_return false;
+  s->escalating = false;
 }
 
 asio::awaitable<ladder_result> reaper_service::run_ladder_impl(std::shared_ptr<child_state> s,
@@ -142,15 +162,9 @@ asio::awaitable<ladder_result> reaper_service::run_ladder_impl(std::shared_ptr<c
     for (auto& [fd, p] : s->extra)
       if (p.is_open()) asio::co_spawn(s->ex, drain(s, p), asio::detached);
   }
-  s->request_exit();
-  if (!co_await exited_within(s, s->ladder.quit_grace, ec)) {
-    s->signal_group(SIGTERM);
-    if (!co_await exited_within(s, s->ladder.term_grace, ec)) {
-      s->signal_group(SIGKILL);
-      auto [wait_ec, st] = co_await async_wait_exit(s, use_tuple);
-      ec = wait_ec;
-    }
-  }
+  s->begin_stop(0); // climbs to SIGTERM and SIGKILL by itself
+  auto [wait_ec, st] = co_await async_wait_exit(s, use_tuple);
+  ec = wait_ec;
   co_return ladder_result{ec, s->status.value_or(exit_status{})};
 }
 
@@ -214,7 +228,40 @@ bool child_state::try_reap(std::error_code& ec, bool kill_group) {
   std::error_code ignored;
   pidfd.close(ignored);
   if (sigchld) sigchld->cancel(ignored);
+  if (escalating) cancel_stop_timer(); // the ladder is over
   return true;
+}
+
+void child_state::cancel_stop_timer() noexcept {
+  try {
+    stop_timer.cancel();
+  } catch (const std::system_error&) { // epoll's timers do not fail to cancel
+  }
+}
+
+bool child_state::exited() const {
+  if (status) return true;
+  if (pid <= 0) return true;
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid != 0;
+}
+
+void child_state::begin_stop(int step) {
+  if (exited()) return;
+  if (stop_step && *stop_step >= step) return;
+  stop_step = step;
+  if (step == 0)
+    request_exit();
+  else
+    signal_group(step == 1 ? SIGTERM : SIGKILL);
+  if (step >= 2) return;
+  if (escalating) {
+    cancel_stop_timer(); // a new step: a new grace period
+    return;
+  }
+  escalating = true;
+  asio::co_spawn(ex, escalate(shared_from_this()), asio::detached);
 }
 
 std::error_code child_state::signal_group(int sig) {
@@ -257,10 +304,21 @@ void child_state::kill_and_reap() noexcept {
   do r = ::waitpid(pid, &raw, 0);
   while (r == -1 && errno == EINTR);
   status = r == pid ? exit_status::from_wait_status(raw) : exit_status::killed_by(SIGKILL);
+  cancel_stop_timer();
 }
 
 void child_state::ensure_sigchld() {
   if (!sigchld) sigchld.emplace(ex, SIGCHLD);
+}
+
+asio::awaitable<void> wait_reaped(asio::any_io_executor ex) {
+  auto& reaper = reaper_for(ex);
+  for (;;) {
+    auto t = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+    if (!reaper.add_waiter(t)) co_return;
+    auto [ec] = co_await t->async_wait(use_tuple);
+    (void)ec; // woken when the last adopted child was reaped; look again
+  }
 }
 
 std::size_t adopted_children(asio::execution_context& ctx) {
@@ -306,7 +364,7 @@ expected<child> child::spawn(const executor_type& ex, spawn_options o) {
   if (o.program.empty()) return fail(errc::bad_argument, "spawn: no program given");
   std::filesystem::path program = o.program;
   if (program.native().find('/') == std::string::npos) {
-    auto found = find_program(program.native());
+    auto found = find_executable(program.native());
     if (!found) return tl::unexpected(found.error());
     program = *found;
   }

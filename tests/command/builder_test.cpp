@@ -302,3 +302,74 @@ TEST_CASE("options an older release lacks are replaced or left out, with a note"
     CHECK(a == strings{"-i", "x", "-stats_period"});
   }
 }
+
+TEST_CASE("inputs and outputs are kept with their own options", "[command]") {
+  auto c = command()
+               .hide_banner()
+               .seek("2")
+               .realtime()
+               .format("lavfi")
+               .input("testsrc=duration=10")
+               .args({"-ss", "-3", "-i", "pipe:0"})
+               .codec_video("libx264")
+               .duration("4")
+               .args({"-y", "-nostdin"})
+               .output("a.mp4")
+               .to("8")
+               .frames(3)
+               .output("-")
+               .args({"-progress", "pipe:3", "-loglevel", "warning"});
+  REQUIRE(c.inputs().size() == 2);
+  REQUIRE(c.outputs().size() == 2);
+  CHECK(c.inputs()[0].url == "testsrc=duration=10");
+  CHECK(*c.inputs()[0].value({"-ss"}) == "2");
+  CHECK(*c.inputs()[0].value({"-f"}) == "lavfi");
+  CHECK(c.inputs()[0].options.at(1) == command_option{"-ss", "2"}); // -hide_banner first
+  CHECK(c.inputs()[0].options.at(2) == command_option{"-re", std::nullopt});
+  CHECK(c.inputs()[1].url == "pipe:0");
+  CHECK(*c.inputs()[1].value({"-ss"}) == "-3"); // a value may start with '-'
+  CHECK(c.outputs()[0].url == "a.mp4");
+  CHECK(*c.outputs()[0].value({"-t"}) == "4");
+  CHECK(*c.outputs()[0].value({"-c:v"}) == "libx264");
+  CHECK(c.outputs()[0].value({"-to"}) == nullptr);
+  CHECK(c.outputs()[1].url == "-");
+  CHECK(*c.outputs()[1].value({"-to"}) == "8");
+  CHECK(*c.outputs()[1].value({"-frames:v", "-vframes"}) == "3");
+  CHECK(c.trailing_options().size() == 2);
+  CHECK(*c.option_value({"-progress"}) == "pipe:3");
+  CHECK(*c.option_value({"-loglevel", "-v"}) == "warning");
+  CHECK(c.has_option("-nostdin"));
+  CHECK_FALSE(c.has_option("-n"));
+  // The guards read the same structure: -loglevel given, -y given: neither is added.
+  CHECK(c.argv() == c.args());
+}
+
+TEST_CASE("an option this table does not know is given the next argument, but never -i",
+          "[command]") {
+  auto c = command().args({"-some_new_flag", "-i", "in.mkv", "-metadata", "title=x", "out.mkv"});
+  REQUIRE(c.inputs().size() == 1);
+  CHECK(c.inputs()[0].url == "in.mkv");
+  CHECK(c.inputs()[0].options.at(0) == command_option{"-some_new_flag", std::nullopt});
+  REQUIRE(c.outputs().size() == 1);
+  CHECK(*c.outputs()[0].value({"-metadata"}) == "title=x");
+  // ffplay and ffprobe take their input as a URL alone; ffplay's -fs is a flag there.
+  auto p = command::ffplay().args({"-fs", "-autoexit", "movie.mkv"});
+  REQUIRE(p.inputs().size() == 1);
+  CHECK(p.inputs()[0].url == "movie.mkv");
+  CHECK(p.outputs().empty());
+  auto f = command().limit_file_size(1000).output("o.ts");
+  REQUIRE(f.outputs().size() == 1);
+  CHECK(*f.outputs()[0].value({"-fs"}) == "1000");
+}
+
+TEST_CASE("a missing ffmpeg named by SIDECAR_FFMPEG", "[command]") {
+  scoped_env env("SIDECAR_FFMPEG", "/nonexistent/ffmpeg");
+  auto found = find_tool(tool::ffmpeg);
+  REQUIRE_FALSE(found);
+  CHECK(found.error() == errc::binary_not_found);
+  CHECK(found.error().message().find("SIDECAR_FFMPEG=/nonexistent/ffmpeg") != std::string::npos);
+  CHECK(found.error().message().find("apt install ffmpeg") != std::string::npos);
+  auto spawned = command().overwrite().resolve();
+  REQUIRE_FALSE(spawned);
+  CHECK(spawned.error().message() == found.error().message());
+}

@@ -38,20 +38,6 @@ command testsrc_frames(int frames, std::string size = "320x240", int rate = 25) 
   return c;
 }
 
-std::size_t rss_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      std::size_t v = 0;
-      in >> v;
-      return v;
-    }
-    in.ignore(1 << 12, '\n');
-  }
-  return 0;
-}
-
 struct tally {
   std::map<std::string, int> kinds;
   std::vector<std::string> order;

@@ -471,3 +471,40 @@ TEST_CASE("send_command() reaches ffmpeg's console: `?` prints the help, `q` qui
   // `q` reached it: the endless run ended with success (5.x and later also print
   // "[q] command received", 4.x does not).
 }
+
+TEST_CASE("an ffmpeg_child moved while next_event() is pending", "[ffmpeg]") {
+  // The pending call holds the stream's shared state, not the object: moving the object
+  // twice and destroying the moved-from ones leaves it working, and wait() after it too.
+  auto [got_end, status] = run([]() -> awaitable<std::pair<bool, expected<exit_status>>> {
+    auto ex = co_await asio::this_coro::executor;
+    auto cmd = command{}.loglevel("error").realtime().format("lavfi").input(
+        "testsrc=size=64x48:rate=25:duration=1");
+    auto first = cmd.format("null").output("-").spawn(ex);
+    REQUIRE(first);
+    auto a = std::make_unique<ffmpeg_child>(std::move(*first));
+    bool ended = false, finished = false;
+    // Nothing is printed at -loglevel error: the call waits until the exit.
+    asio::co_spawn(ex, a->next_event(),
+                   [&](std::exception_ptr e, std::optional<event> ev) {
+                     finished = true;
+                     ended = !e && !ev;
+                   });
+    asio::steady_timer pause(ex, std::chrono::milliseconds(200));
+    co_await pause.async_wait(asio::use_awaitable);
+    CHECK_FALSE(finished); // still pending
+    auto b = std::make_unique<ffmpeg_child>(std::move(*a));
+    a.reset();
+    ffmpeg_child c(std::move(*b));
+    b.reset();
+    while (!finished) { // one caller at a time: the pending call ends with the run
+      pause.expires_after(std::chrono::milliseconds(20));
+      co_await pause.async_wait(asio::use_awaitable);
+    }
+    auto st = co_await c.wait(); // the end was recorded by the moved call
+    co_return std::pair{ended && finished, std::move(st)};
+  }());
+  CHECK(got_end);
+  REQUIRE(status);
+  CHECK(status->success());
+  CHECK_FALSE(has_children());
+}

@@ -1,5 +1,7 @@
 // The process layer: spawn, exit codes, signals, stop verbs, the reaper, fds and zombies.
+#include <sidecar/binary.hpp>
 #include <sidecar/child.hpp>
+#include <sidecar/find_executable.hpp>
 
 #include "support.hpp"
 
@@ -55,11 +57,6 @@ awaitable<exit_status> run_to_exit(spawn_options o) {
   auto c = child::spawn(ex, std::move(o));
   REQUIRE(c);
   co_return co_await c->async_wait();
-}
-
-awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(use_awaitable);
 }
 
 // Sets an environment variable for one scope, and removes it after.
@@ -190,22 +187,37 @@ TEST_CASE("a missing program fails at spawn, with the reason", "[process]") {
   CHECK_FALSE(has_children());
 }
 
-TEST_CASE("a missing ffmpeg named by SIDECAR_FFMPEG", "[process]") {
+TEST_CASE("a bare program name is searched on PATH only: ffmpeg's variables are not ours",
+          "[process]") {
+  // The process layer knows nothing of ffmpeg: SIDECAR_FFMPEG is the command layer's
+  // (find_tool, tested with the builder); a bare "ffmpeg" here is what PATH holds.
   const char* old = std::getenv("SIDECAR_FFMPEG");
   std::string saved = old ? old : "";
   ::setenv("SIDECAR_FFMPEG", "/nonexistent/ffmpeg", 1);
-  asio::io_context ctx;
-  spawn_options o;
-  o.program = "ffmpeg";
-  auto c = child::spawn(ctx.get_executor(), o);
+  auto on_path = find_executable("ffmpeg");
+  auto via_tool = find_tool(tool::ffmpeg);
+  auto [spawned, st] = run([]() -> awaitable<std::pair<bool, exit_status>> {
+    spawn_options o;
+    o.program = "ffmpeg";
+    o.args = strings("-hide_banner", "-version");
+    o.out = stdio::null();
+    auto c = child::spawn(co_await asio::this_coro::executor, o);
+    if (!c) co_return std::pair{false, exit_status{}};
+    auto [ec, s] = co_await c->async_wait(asio::experimental::as_tuple(use_awaitable));
+    co_return std::pair{true, s};
+  }());
   if (old)
     ::setenv("SIDECAR_FFMPEG", saved.c_str(), 1);
   else
     ::unsetenv("SIDECAR_FFMPEG");
-  REQUIRE_FALSE(c);
-  CHECK(c.error() == errc::binary_not_found);
-  CHECK(c.error().message().find("SIDECAR_FFMPEG=/nonexistent/ffmpeg") != std::string::npos);
-  CHECK(c.error().message().find("apt install ffmpeg") != std::string::npos);
+  CHECK(spawned == bool(on_path));
+  if (spawned) CHECK(st.success());
+  REQUIRE_FALSE(via_tool);
+  CHECK(via_tool.error() == errc::binary_not_found);
+  CHECK(via_tool.error().message().find("SIDECAR_FFMPEG=/nonexistent/ffmpeg") !=
+        std::string::npos);
+  CHECK(via_tool.error().message().find("apt install ffmpeg") != std::string::npos);
+  CHECK_FALSE(has_children());
 }
 
 TEST_CASE("environment, working directory and extra output pipes", "[process]") {

@@ -34,11 +34,6 @@ command endless_mp4(const std::filesystem::path& out) {
   return c;
 }
 
-awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::use_awaitable);
-}
-
 } // namespace
 
 TEST_CASE("with_timeout: total cancellation asks ffmpeg to quit; the file plays", "[cancel]") {
@@ -157,7 +152,8 @@ TEST_CASE("a consumer that throws mid-frame-loop: the child is stopped and reape
       thrown = true;
     }
     CHECK(thrown);
-    co_await sleep_for(1500ms); // the ladder: q, and stdout drained while it quits
+    // The ladder: q, and stdout drained while it quits; then reaped.
+    co_await async_wait_reaped(co_await asio::this_coro::executor);
     CHECK_FALSE(has_children());
   }());
   CHECK(open_fds() == before);

@@ -18,20 +18,6 @@ using asio::awaitable;
 
 namespace {
 
-std::size_t rss_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      std::size_t v = 0;
-      in >> v;
-      return v;
-    }
-    in.ignore(1 << 12, '\n');
-  }
-  return 0;
-}
-
 // One cycle: spawn, let it start, cancel the wait (total: `q`), reap.
 awaitable<bool> cycle() {
   auto ff = command{}.arg("quit-on-q").spawn(co_await asio::this_coro::executor);

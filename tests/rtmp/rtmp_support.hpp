@@ -43,9 +43,18 @@ inline asio::awaitable<expected<recording>> inspect(std::filesystem::path file) 
   co_return r;
 }
 
-inline asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::use_awaitable);
+// Waits until nginx's error log (info level) has a line containing `text` — the
+// "publish: name='x'" or "play: name='x'" it writes as a client starts — polling it as the
+// only place nginx tells; false when `limit` passes first.
+template <class Server> // nginx_rtmp_server, from samples/
+asio::awaitable<bool> logged(const Server& srv, std::string text,
+                             std::chrono::steady_clock::duration limit = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (srv.error_log().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) co_return false;
+    co_await sleep_for(20ms);
+  }
+  co_return true;
 }
 
 // testsrc (320x240, 25 fps) and a 440 Hz sine as two lavfi inputs, `seconds` long.

@@ -163,7 +163,7 @@ TEST_CASE("a player that joins first waits for the publisher", "[rtmp]") {
     REQUIRE(srv);
     auto rec = recorder(srv->url("later"), "2", tmp / "out.flv").spawn(ex);
     REQUIRE(rec);
-    co_await sleep_for(500ms);
+    CHECK(co_await logged(*srv, "play: name='later'")); // the player is there first
     auto pub = publisher(srv->url("later"), "10").spawn(ex);
     REQUIRE(pub);
     {

@@ -9,6 +9,7 @@
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/readable_pipe.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/writable_pipe.hpp>
 
 #include <chrono>
@@ -39,10 +40,10 @@ enum class exit_request {
 
 namespace detail {
 
-class child_state {
+class child_state : public std::enable_shared_from_this<child_state> {
 public:
   child_state(const asio::any_io_executor& ex)
-      : ex(ex), in(ex), out(ex), err(ex), pidfd(ex) {}
+      : ex(ex), in(ex), out(ex), err(ex), pidfd(ex), stop_timer(ex) {}
   child_state(const child_state&) = delete;
   child_state& operator=(const child_state&) = delete;
   ~child_state();
@@ -58,6 +59,12 @@ public:
   std::optional<exit_status> status;                      // set once reaped
   stop_ladder ladder;
   exit_request exit_how = exit_request::quit_key;
+  // The one stop ladder of this child, whoever started it (a cancelled wait or event, the
+  // reaper, async_stop): the step reached (0 asked to quit, 1 SIGTERM, 2 SIGKILL) and the
+  // timer of its grace period. Reaping ends it.
+  std::optional<int> stop_step;
+  asio::steady_timer stop_timer;
+  bool escalating = false;
 
   // Reaps without blocking. True once the child is reaped (now or before). When
   // kill_group is set, whatever is left of the process group is killed first, while the
@@ -70,6 +77,14 @@ public:
   void kill_and_reap() noexcept;
   // Starts the SIGCHLD fallback's signal_set.
   void ensure_sigchld();
+  // Has it exited (reaped or not)? Looks without reaping (waitid WNOWAIT).
+  bool exited() const;
+  // Starts the stop ladder at `step` (0 request_exit, 1 SIGTERM, 2 SIGKILL), or climbs to it
+  // when it is higher than the step reached: acts at once, then climbs a step each time a
+  // grace period passes with the child still running. Never reaps: whoever waits does, and
+  // reaping ends the ladder. A no-op once the child has exited.
+  void begin_stop(int step);
+  void cancel_stop_timer() noexcept;
 };
 
 // Waits for the child's exit: pidfd readiness, else SIGCHLD, and reaps.

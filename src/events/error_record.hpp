@@ -1,0 +1,36 @@
+// What explains a failed run: the error-level lines seen last (with the component line just
+// before the first of them, which often names the file), else the last lines, and the first
+// fatal line, which fails a run whatever its exit status.
+#pragma once
+
+#include <sidecar/log.hpp>
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sidecar::detail {
+
+class error_record {
+public:
+  static constexpr std::size_t max_lines = 32; // kept for error messages
+
+  // Notes one log line (its secrets masked already).
+  void note(const log_line& l);
+  // The lines that explain a failure: error-level lines seen last, else the last few lines.
+  std::vector<std::string> lines() const;
+  // The first fatal- or panic-level line: a run that printed one failed, whatever its exit
+  // status (7.x and later exit 0 after "[fatal] File '…' already exists. Exiting.").
+  const std::optional<std::string>& fatal_line() const noexcept { return fatal_line_; }
+
+private:
+  std::deque<std::string> tail_;
+  std::deque<std::string> error_tail_;
+  std::optional<std::string> fatal_line_;
+  std::string context_line_;  // the last line, when it came from a component below error level
+  std::string error_context_; // that line, when an error-level line followed it first
+};
+
+} // namespace sidecar::detail

@@ -1,0 +1,39 @@
+// What ffmpeg says of its run as stderr goes by — its version, inputs, durations, outputs,
+// streams and the stream mapping — and when the program may have it (metadata()).
+#pragma once
+
+#include <sidecar/events.hpp>
+#include <sidecar/log.hpp>
+
+namespace sidecar::detail {
+
+class metadata_collector {
+public:
+  // Keeps what a parsed event says of the run, URLs and mapping text masked in the event
+  // itself (so the event the program gets is masked too). Other events are left alone.
+  void take(log_event& e);
+
+  // Has ffmpeg printed its whole header: a stream mapping, and every output stream it names
+  // described under its Output #N? (Outputs come after the mapping and "Press [q] to stop";
+  // with -nostats and an endless input nothing else may follow for a long time.)
+  bool header_printed() const;
+  // Has stderr described (Output #N and its streams) every output the mapping names? With
+  // no mapping (a lowered log level) there is nothing to wait for.
+  bool outputs_described() const;
+
+  // metadata() may return from now on; `complete` says whether ffmpeg printed it at its
+  // usual level. True when this call settled it.
+  bool settle();
+  bool settled() const noexcept { return settled_; }
+  // -loglevel below info: ffmpeg prints no Input/Output/Stream lines; nothing to wait for.
+  void expect_quiet() { quiet_ = true; }
+
+  const sidecar::metadata& get() const noexcept { return meta_; }
+
+private:
+  sidecar::metadata meta_;
+  bool settled_ = false;
+  bool quiet_ = false;
+};
+
+} // namespace sidecar::detail

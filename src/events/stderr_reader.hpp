@@ -1,0 +1,57 @@
+// ffmpeg's stderr, read whenever it is ready and never left undrained (a full stderr pipe
+// stops ffmpeg): split into lines once, by the parser, and each event it gives back queued
+// with its line's display text (the parser's current line). What the events say of
+// the run goes to the metadata, the error record and the progress estimate on the way.
+#pragma once
+
+#include "error_record.hpp"
+#include "event_queue.hpp"
+#include "metadata_collector.hpp"
+#include "progress_estimator.hpp"
+
+#include <sidecar/log.hpp>
+
+#include <asio/awaitable.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace sidecar::detail {
+
+class stderr_reader {
+public:
+  stderr_reader(const asio::any_io_executor& ex, event_queue& queue, metadata_collector& meta,
+                error_record& record, const progress_estimator& estimator)
+      : pipe(ex), queue_(queue), meta_(meta), record_(record), estimator_(estimator) {}
+
+  asio::posix::stream_descriptor pipe; // non-blocking: read_now() never waits
+  // -progress pipe:N is the source of progress: stderr's stats lines are left out.
+  bool progress_from_pipe = false;
+
+  bool done() const noexcept { return done_; }
+  // The bytes of stderr the parser has seen: each once.
+  std::uint64_t bytes_parsed() const noexcept { return parser_.bytes_parsed(); }
+
+  // Reads until stderr ends; `keep` holds what this reader lives in.
+  asio::awaitable<void> run(std::shared_ptr<void> keep);
+  // Reads whatever stderr holds right now, without blocking, and parses it in order. Only
+  // ever called on the executor, so no other read can interleave.
+  void read_now();
+
+private:
+  void on_event(log_event&& e);
+  void end();
+
+  log_parser parser_;
+  std::uint64_t line_taken_ = 0; // the parser's line whose first event carried its text
+  bool done_ = false;
+
+  event_queue& queue_;
+  metadata_collector& meta_;
+  error_record& record_;
+  const progress_estimator& estimator_;
+};
+
+} // namespace sidecar::detail

@@ -1,0 +1,62 @@
+// How a run ends: stopping it (one ladder, the child's), settling its result, the progress pipe.
+#include "stream_state.hpp"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <array>
+
+namespace sidecar::detail {
+
+void stream_state::begin_stop(int step, std::string_view why) {
+  if (ended || process->exited()) return;
+  if (!stop_reason) stop_reason = std::string(why);
+  process->begin_stop(step);
+}
+
+std::optional<queued_event> stream_state::settle(std::error_code ec, const exit_status& st) {
+  ended = true;
+  if (ec) {
+    result = fail(ec, "waiting for " + name);
+  } else if (!st.success()) {
+    result = tl::unexpected(error::process_failed(name + " failed", st, record.lines()));
+  } else if (record.fatal_line() && !stop_reason) {
+    auto lines = record.lines();
+    const auto& fatal = *record.fatal_line();
+    if (std::find(lines.begin(), lines.end(), fatal) == lines.end())
+      lines.insert(lines.begin(), fatal); // scrolled out of the ring: it says why
+    result = tl::unexpected(error::process_failed(
+        name + " failed: it printed a fatal error, though it exited 0", st, std::move(lines)));
+  } else {
+    result = st;
+  }
+  if (!*result) return queued_event(event(error_event{result->error()}));
+  return std::nullopt;
+}
+
+expected<exit_status> stream_state::stopped_result(int step, std::string_view why) const {
+  auto status = result && *result ? **result
+                : result          ? result->error().status().value_or(exit_status{})
+                                  : exit_status{};
+  const char* how = step == 0 ? "asked to quit" : step == 1 ? "sent SIGTERM" : "sent SIGKILL";
+  return tl::unexpected(error::stopped(
+      errc::cancelled, name + " " + how + " (" + std::string(why) + ")", status, record.lines()));
+}
+
+asio::awaitable<void> read_progress(std::shared_ptr<stream_state> s) {
+  constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+  std::array<char, 4096> buf;
+  for (;;) {
+    auto [ec, n] = co_await s->progress_pipe->async_read_some(asio::buffer(buf), use_tuple);
+    s->progress_parser.feed(std::string_view(buf.data(), n), [&](progress&& p) {
+      s->estimator.fill(p, s->meta.get());
+      s->queue.push(event(std::in_place_type<progress>, std::move(p)));
+    });
+    if (ec) break;
+  }
+  s->progress_done = true;
+  s->queue.wake.notify();
+}
+
+} // namespace sidecar::detail

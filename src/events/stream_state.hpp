@@ -1,0 +1,77 @@
+// The shared state of one ffmpeg_child: the child's process state and the parts that turn its
+// output into events — stderr reader, stdout framer, progress pipe, the queue between them and
+// the program — and how the run ended. Held by shared_ptr by every reader and every pending
+// call, so moving or destroying the ffmpeg_child leaves nothing dangling.
+#pragma once
+
+#include "error_record.hpp"
+#include "event_queue.hpp"
+#include "metadata_collector.hpp"
+#include "progress_estimator.hpp"
+#include "stderr_reader.hpp"
+#include "stdout_framer.hpp"
+
+#include <sidecar/child.hpp>
+#include <sidecar/error.hpp>
+#include <sidecar/log.hpp>
+
+#include <asio/async_result.hpp>
+#include <asio/compose.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace sidecar::detail {
+
+class stream_state {
+public:
+  stream_state(std::shared_ptr<child_state> process, const command& cmd, std::string name)
+      : process(std::move(process)), ex(this->process->ex), name(std::move(name)),
+        command_line(cmd.to_string()), queue(ex), estimator(cmd),
+        err(ex, queue, meta, record, estimator), out(queue, err, meta, this->name) {}
+  stream_state(const stream_state&) = delete;
+  stream_state& operator=(const stream_state&) = delete;
+
+  std::shared_ptr<child_state> process; // shared with the child object and the reaper
+  asio::any_io_executor ex;
+  std::string name;
+  std::string command_line;
+
+  event_queue queue;
+  metadata_collector meta;
+  error_record record;
+  progress_estimator estimator;
+  stderr_reader err;
+  stdout_framer out;
+  progress_reader progress_parser;
+  asio::readable_pipe* progress_pipe = nullptr; // in the child's state
+  bool progress_done = true;
+
+  // Why a cancelled call (wait, next_event, metadata, ...) stopped the child; the step the
+  // ladder reached is the child's (process->stop_step).
+  std::optional<std::string> stop_reason;
+  bool ended = false; // reaped, and the result recorded
+  std::optional<expected<exit_status>> result;
+
+  // Every output ended: only the exit is left to wait for.
+  bool outputs_done() const noexcept { return out.done() && err.done() && progress_done; }
+
+  // Starts (or climbs) the child's one stop ladder, remembering the first reason.
+  void begin_stop(int step, std::string_view why);
+  // Records how the run ended once the child is reaped; an error_event when it failed.
+  std::optional<queued_event> settle(std::error_code ec, const exit_status& st);
+  // What a stopped run gives wait(): errc::cancelled with how it was stopped and why.
+  expected<exit_status> stopped_result(int step, std::string_view why) const;
+
+  // Waits for the child's exit and reaps it: void(error_code, exit_status).
+  template <class Token> auto async_wait_exit(Token&& token) {
+    return asio::async_compose<Token, void(std::error_code, exit_status)>(wait_exit_op{process},
+                                                                          token, ex);
+  }
+};
+
+// Reads the `-progress pipe:N` key=value blocks into progress events.
+asio::awaitable<void> read_progress(std::shared_ptr<stream_state> s);
+
+} // namespace sidecar::detail
