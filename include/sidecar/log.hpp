@@ -214,6 +214,15 @@ private:
   void feed_impl(std::string_view bytes, sink_ref s);
   void finish_impl(sink_ref s);
   void line(std::string_view text, sink_ref s);
+  // line()'s steps: the `[component @ …] [level] ` prefixes off; a stats line; a mapping
+  // entry; a header line (banner, Input/Output/Stream/Duration, libraries). Each true when
+  // it took the line.
+  std::string_view strip_prefixes(std::string_view raw, log_level& level,
+                                  std::string_view& component);
+  bool stats_line(std::string_view t, sink_ref s);
+  bool mapping_entry(std::string_view t, bool indented, sink_ref s);
+  bool header_line(std::string_view t, bool indented, sink_ref s);
+  bool file_header(std::string_view t, sink_ref s);
   void summary_line(sink_ref s);
   void flush_pending_final(sink_ref s);
 

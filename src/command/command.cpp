@@ -1,6 +1,8 @@
 // The command builder: aliases, the prompt and log-level guards, display quoting and masking.
 #include <sidecar/command.hpp>
 
+#include "number_text.hpp"
+
 #include <sidecar/capabilities.hpp>
 
 #include <algorithm>
@@ -11,15 +13,9 @@
 
 namespace sidecar {
 
-namespace {
+using detail::number_text;
 
-std::string number_text(double v) {
-  // Shortest round-trip form, so 30 prints as "30" and 29.97 as "29.97", like Rust's to_string.
-  std::array<char, 64> buf{};
-  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
-  if (ec != std::errc{}) return "0";
-  return std::string(buf.data(), end);
-}
+namespace {
 
 char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;

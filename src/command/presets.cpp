@@ -1,19 +1,16 @@
 // Streaming presets: RTMP push and listen, HLS output, as argument lists on a command.
 #include <sidecar/presets.hpp>
 
+#include "number_text.hpp"
+
 #include <array>
 #include <charconv>
 
 namespace sidecar {
 
-namespace {
+using detail::number_text;
 
-std::string number_text(double v) {
-  std::array<char, 64> buf{};
-  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
-  if (ec != std::errc{}) return "0";
-  return std::string(buf.data(), end);
-}
+namespace {
 
 void option(command& cmd, std::string_view name, std::string_view value) {
   if (!value.empty()) cmd.args({name, value});

@@ -14,6 +14,13 @@ void stdout_framer::attach(asio::readable_pipe* out) {
   if (!out_ || !out_->is_open()) done_ = true;
 }
 
+void stdout_framer::abandon() {
+  if (done_) return;
+  std::error_code ignored;
+  if (out_ && out_->is_open()) out_->close(ignored);
+  if (!read_pending_) on_end({});
+}
+
 void stdout_framer::start_read(const std::shared_ptr<void>& keep) {
   if (read_pending_ || done_) return;
   if (!out_ || !out_->is_open()) {

@@ -37,6 +37,8 @@ public:
   bool done() const noexcept { return done_; }
   // The program takes stdout as a byte stream: no more reads from here.
   void give_up() noexcept { done_ = true; }
+  // Stops waiting for the end of stdout: closes it (a pending read ends as at its end).
+  void abandon();
   // Has a read started, or the frames-or-chunks decision been made?
   bool started() const noexcept { return read_pending_ || mode_ != mode::undecided; }
   bool undecided() const noexcept { return mode_ == mode::undecided; }

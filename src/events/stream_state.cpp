@@ -1,7 +1,10 @@
 // How a run ends: stopping it (one ladder, the child's), settling its result, the progress pipe.
 #include "stream_state.hpp"
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -9,10 +12,36 @@
 
 namespace sidecar::detail {
 
+namespace {
+
+asio::awaitable<void> watch_stop(std::shared_ptr<stream_state> s) {
+  constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+  auto [ec, st] = co_await s->async_wait_exit(use_tuple, /*kill_group=*/true);
+  if (ec) co_return;
+  if (s->outputs_done()) co_return;
+  asio::steady_timer grace(s->ex, stream_state::stop_grace);
+  co_await grace.async_wait(use_tuple);
+  if (!s->outputs_done()) s->abandon_outputs();
+}
+
+} // namespace
+
 void stream_state::begin_stop(int step, std::string_view why) {
-  if (ended || process->exited()) return;
+  if (ended || process->status) return;
   if (!stop_reason) stop_reason = std::string(why);
   process->begin_stop(step);
+  if (!watching_stop) {
+    watching_stop = true;
+    asio::co_spawn(ex, watch_stop(shared_from_this()), asio::detached);
+  }
+}
+
+void stream_state::abandon_outputs() {
+  std::error_code ignored;
+  if (!err.done()) err.pipe.close(ignored); // its reader ends, as at end of stream
+  out.abandon();
+  if (!progress_done && progress_pipe) progress_pipe->close(ignored);
+  queue.wake.notify();
 }
 
 std::optional<queued_event> stream_state::settle(std::error_code ec, const exit_status& st) {

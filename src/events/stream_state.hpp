@@ -24,7 +24,7 @@
 
 namespace sidecar::detail {
 
-class stream_state {
+class stream_state : public std::enable_shared_from_this<stream_state> {
 public:
   stream_state(std::shared_ptr<child_state> process, const command& cmd, std::string name)
       : process(std::move(process)), ex(this->process->ex), name(std::move(name)),
@@ -57,17 +57,25 @@ public:
   // Every output ended: only the exit is left to wait for.
   bool outputs_done() const noexcept { return out.done() && err.done() && progress_done; }
 
-  // Starts (or climbs) the child's one stop ladder, remembering the first reason.
+  // Starts (or climbs) the child's one stop ladder, remembering the first reason, and
+  // watches for the child's exit: once it is reaped (what is left of its process group
+  // killed then), outputs still open after stop_grace are held by a process outside the
+  // group and are closed, so that a stop always ends the stream.
   void begin_stop(int step, std::string_view why);
+  static constexpr std::chrono::milliseconds stop_grace{200};
+  bool watching_stop = false;
+  // Closes every output not yet at its end: its readers end as at end of stream.
+  void abandon_outputs();
   // Records how the run ended once the child is reaped; an error_event when it failed.
   std::optional<queued_event> settle(std::error_code ec, const exit_status& st);
   // What a stopped run gives wait(): errc::cancelled with how it was stopped and why.
   expected<exit_status> stopped_result(int step, std::string_view why) const;
 
-  // Waits for the child's exit and reaps it: void(error_code, exit_status).
-  template <class Token> auto async_wait_exit(Token&& token) {
-    return asio::async_compose<Token, void(std::error_code, exit_status)>(wait_exit_op{process},
-                                                                          token, ex);
+  // Waits for the child's exit and reaps it: void(error_code, exit_status). With kill_group,
+  // what is left of its process group is killed as it is reaped.
+  template <class Token> auto async_wait_exit(Token&& token, bool kill_group = false) {
+    return asio::async_compose<Token, void(std::error_code, exit_status)>(
+        wait_exit_op{process, kill_group}, token, ex);
   }
 };
 

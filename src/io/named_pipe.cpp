@@ -1,7 +1,8 @@
 // FIFOs: creation in a private directory, non-blocking opens, removal on destruction.
 #include <sidecar/named_pipe.hpp>
 
-#include <asio/steady_timer.hpp>
+#include "backoff.hpp"
+
 #include <asio/this_coro.hpp>
 #include <asio/experimental/as_tuple.hpp>
 
@@ -98,10 +99,7 @@ expected<void> named_pipe::open_read() {
 
 asio::awaitable<expected<void>> named_pipe::open_write(std::chrono::milliseconds timeout) {
   if (stream_.is_open()) co_return fail(errc::bad_argument, path_.string() + " is already open");
-  auto ex = co_await asio::this_coro::executor;
-  asio::steady_timer timer(ex);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto pause = std::chrono::milliseconds(2);
+  detail::backoff retry(co_await asio::this_coro::executor, timeout, std::chrono::milliseconds(2));
   for (;;) {
     int fd = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd >= 0) {
@@ -115,12 +113,10 @@ asio::awaitable<expected<void>> named_pipe::open_write(std::chrono::milliseconds
     }
     if (errno != ENXIO && errno != EINTR)
       co_return fail_errno("opening " + path_.string() + " for writing", errno);
-    if (std::chrono::steady_clock::now() >= deadline)
+    if (retry.expired())
       co_return fail(errc::timed_out, "no reader opened " + path_.string() + " within " +
                                           std::to_string(timeout.count()) + " ms");
-    timer.expires_after(pause);
-    co_await timer.async_wait(asio::use_awaitable); // cancellation throws, like any wait
-    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+    co_await retry.pause();
   }
 }
 

@@ -1,6 +1,8 @@
 // Loopback acceptors, one address per ffmpeg output on a shared port.
 #include <sidecar/tcp_ingest.hpp>
 
+#include "backoff.hpp"
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
@@ -91,23 +93,19 @@ expected<unsigned short> free_loopback_port() {
 asio::awaitable<expected<asio::ip::tcp::socket>> connect_with_retry(
     asio::ip::tcp::endpoint to, std::chrono::milliseconds timeout) {
   auto ex = co_await asio::this_coro::executor;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto pause = std::chrono::milliseconds(5);
-  asio::steady_timer timer(ex);
+  detail::backoff retry(ex, timeout, std::chrono::milliseconds(5));
   for (;;) {
     asio::ip::tcp::socket s(ex);
     auto [ec] = co_await s.async_connect(to, use_tuple);
     if (!ec) co_return std::move(s);
-    if (ec != asio::error::connection_refused || std::chrono::steady_clock::now() >= deadline)
+    if (ec != asio::error::connection_refused || retry.expired())
       co_return fail(ec, "connecting to " + to.address().to_string() + ":" +
                              std::to_string(to.port()) +
                              (ec == asio::error::connection_refused
                                   ? " (nothing listened within " +
                                         std::to_string(timeout.count()) + " ms)"
                                   : std::string()));
-    timer.expires_after(pause);
-    co_await timer.async_wait(asio::use_awaitable);
-    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+    co_await retry.pause();
   }
 }
 

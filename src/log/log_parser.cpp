@@ -76,24 +76,6 @@ template <std::size_t N> std::size_t split_top(sv s, std::array<sv, N>& parts) {
   return n;
 }
 
-bool parse_int(sv& s, int& out) {
-  std::size_t i = 0;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9')
-    ++i;
-  if (i == 0) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + i, out);
-  if (ec != std::errc()) return false;
-  s.remove_prefix(i);
-  return true;
-}
-
-bool is_identifier(sv s) {
-  if (s.empty()) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || (c >= 'A' && c <= 'Z');
-  });
-}
-
 // "320x240" at the start of s.
 bool dimensions(sv s, int& w, int& h) {
   int a = 0, b = 0;
@@ -247,27 +229,18 @@ std::optional<duration_info> duration_line(sv s) {
   return d;
 }
 
-std::optional<library_version> library_line(sv s) {
-  if (!starts_with(s, "lib")) return std::nullopt;
-  auto space = s.find(' ');
-  if (space == sv::npos) return std::nullopt;
-  library_version v;
-  auto name = s.substr(0, space);
-  if (!is_identifier(name)) return std::nullopt;
-  auto rest = trim(s.substr(space));
-  auto slash = rest.find('/');
-  if (slash == sv::npos) return std::nullopt;
-  auto compact = [](sv x) {
-    std::string out;
-    for (char c : trim(x))
-      if (c != ' ') out.push_back(c);
-    return out;
-  };
-  v.compiled = compact(rest.substr(0, slash));
-  v.runtime = compact(rest.substr(slash + 1));
-  if (v.compiled.empty() || !(v.compiled[0] >= '0' && v.compiled[0] <= '9')) return std::nullopt;
-  v.name = std::string(name);
-  return v;
+// `configuration: --prefix=/usr --enable-gpl …`: the flags, one each.
+configuration_info configuration_line(sv t) {
+  configuration_info c;
+  auto flags = trim(t.substr(14));
+  while (!flags.empty()) {
+    auto sp = flags.find(' ');
+    auto f = flags.substr(0, sp);
+    if (!f.empty()) c.flags.push_back(utf8(f));
+    if (sp == sv::npos) break;
+    flags.remove_prefix(sp + 1);
+  }
+  return c;
 }
 
 bool is_progress_start(sv s) {
@@ -276,193 +249,6 @@ bool is_progress_start(sv s) {
 }
 
 } // namespace
-
-std::string_view to_string(log_level level) noexcept {
-  switch (level) {
-  case log_level::panic:
-    return "panic";
-  case log_level::fatal:
-    return "fatal";
-  case log_level::error:
-    return "error";
-  case log_level::warning:
-    return "warning";
-  case log_level::info:
-    return "info";
-  case log_level::verbose:
-    return "verbose";
-  case log_level::debug:
-    return "debug";
-  case log_level::trace:
-    return "trace";
-  case log_level::unknown:
-    break;
-  }
-  return "unknown";
-}
-
-log_level parse_log_level(std::string_view name) noexcept {
-  switch (name.size()) {
-  case 4:
-    return name == "info" ? log_level::info : log_level::unknown;
-  case 5:
-    return name == "panic"   ? log_level::panic
-           : name == "fatal" ? log_level::fatal
-           : name == "error" ? log_level::error
-           : name == "debug" ? log_level::debug
-           : name == "trace" ? log_level::trace
-                             : log_level::unknown;
-  case 7:
-    return name == "warning"   ? log_level::warning
-           : name == "verbose" ? log_level::verbose
-                               : log_level::unknown;
-  default:
-    return log_level::unknown;
-  }
-}
-
-std::string_view to_string(stream_type type) noexcept {
-  switch (type) {
-  case stream_type::video:
-    return "video";
-  case stream_type::audio:
-    return "audio";
-  case stream_type::subtitle:
-    return "subtitle";
-  case stream_type::data:
-    return "data";
-  case stream_type::attachment:
-    return "attachment";
-  case stream_type::unknown:
-    break;
-  }
-  return "unknown";
-}
-
-std::optional<version_info> parse_version_line(std::string_view line) {
-  auto s = trim(line);
-  sv head;
-  for (sv h : {sv("ffmpeg version "), sv("ffprobe version "), sv("ffplay version ")})
-    if (starts_with(s, h)) head = h;
-  if (head.empty()) return std::nullopt;
-  s.remove_prefix(head.size());
-  version_info v;
-  auto space = s.find(' ');
-  v.version = utf8(s.substr(0, space));
-  if (space != sv::npos) v.copyright = utf8(trim(s.substr(space)));
-  sv num = v.version;
-  if (!num.empty() && num.front() == 'n') num.remove_prefix(1);
-  int* fields[] = {&v.major, &v.minor, &v.micro};
-  for (int i = 0; i < 3; ++i) {
-    int x = 0;
-    if (!parse_int(num, x)) break;
-    *fields[i] = x;
-    if (num.empty() || num.front() != '.') break;
-    num.remove_prefix(1);
-  }
-  v.origin = v.major >= 0 && v.minor >= 0 ? version_origin::banner : version_origin::unknown;
-  if (v.origin == version_origin::unknown) v.major = v.minor = v.micro = -1;
-  return v;
-}
-
-std::optional<int> parse_loglevel_value(std::string_view v) {
-  auto is_alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-  for (;;) {
-    sv t = v;
-    if (t.size() > 1 && (t[0] == '+' || t[0] == '-') && is_alpha(t[1])) t.remove_prefix(1);
-    if (t.substr(0, 6) == "repeat")
-      v = t.substr(6);
-    else if (t.substr(0, 5) == "level")
-      v = t.substr(5);
-    else
-      break;
-  }
-  if (!v.empty() && v.front() == '+') v.remove_prefix(1);
-  if (v.empty()) return std::nullopt;
-  if (v == "quiet") return -8;
-  static constexpr std::pair<log_level, int> numbers[] = {
-      {log_level::panic, 0},  {log_level::fatal, 8},    {log_level::error, 16},
-      {log_level::warning, 24}, {log_level::info, 32}, {log_level::verbose, 40},
-      {log_level::debug, 48}, {log_level::trace, 56}};
-  if (auto named = parse_log_level(v); named != log_level::unknown)
-    for (auto [level, n] : numbers)
-      if (level == named) return n;
-  int n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
-  return n;
-}
-
-std::optional<std::chrono::microseconds> parse_ffmpeg_time(std::string_view text) {
-  return clock_time(text);
-}
-
-std::string repair_utf8(std::string_view bytes) {
-  return utf8(bytes);
-}
-
-std::string_view to_string(version_origin o) noexcept {
-  switch (o) {
-  case version_origin::banner: return "banner";
-  case version_origin::libraries: return "libraries";
-  case version_origin::unknown: return "unknown";
-  }
-  return "unknown";
-}
-
-std::optional<std::pair<int, int>> release_for_libavutil(std::string_view version) {
-  // libavutil's version in each release's first tag (n<release>), from FFmpeg's
-  // libavutil/version.h; a point release keeps its minor.
-  struct row {
-    int avutil_major, avutil_minor, major, minor;
-  };
-  static constexpr row releases[] = {
-      {55, 17, 3, 0}, {55, 34, 3, 1}, {55, 34, 3, 2}, {55, 58, 3, 3}, {55, 78, 3, 4},
-      {56, 14, 4, 0}, {56, 22, 4, 1}, {56, 31, 4, 2}, {56, 51, 4, 3}, {56, 70, 4, 4},
-      {57, 17, 5, 0}, {57, 28, 5, 1}, {58, 2, 6, 0},  {58, 29, 6, 1}, {59, 8, 7, 0},
-      {59, 39, 7, 1}, {60, 8, 8, 0},  {61, 1, 9, 0}};
-  sv s = trim(version);
-  int major = 0, minor = 0;
-  if (!parse_int(s, major) || s.empty() || s.front() != '.') return std::nullopt;
-  s.remove_prefix(1);
-  if (!parse_int(s, minor)) return std::nullopt;
-  std::optional<std::pair<int, int>> found;
-  for (const auto& r : releases)
-    if (major > r.avutil_major || (major == r.avutil_major && minor >= r.avutil_minor))
-      found = std::pair{r.major, r.minor};
-  return found;
-}
-
-void version_from_libraries(version_info& v, const library_version& libavutil) {
-  if (v.origin == version_origin::banner || libavutil.name != "libavutil") return;
-  auto r = release_for_libavutil(libavutil.runtime.empty() ? libavutil.compiled : libavutil.runtime);
-  if (!r) return;
-  v.major = r->first;
-  v.minor = r->second;
-  v.micro = -1;
-  v.origin = version_origin::libraries;
-}
-
-std::optional<version_info> parse_version_output(std::string_view text) {
-  std::optional<version_info> v;
-  while (!text.empty()) {
-    auto end = text.find_first_of("\r\n");
-    auto line = text.substr(0, end);
-    text.remove_prefix(end == sv::npos ? text.size() : end + 1);
-    auto t = trim(line);
-    if (t.size() > 1 && t.front() == '[') { // a `[level]` tag, as on stderr
-      auto close = t.find(']');
-      if (close != sv::npos) t = trim(t.substr(close + 1));
-    }
-    if (!v) {
-      v = parse_version_line(t);
-    } else if (auto lib = library_line(t)) {
-      version_from_libraries(*v, *lib);
-      if (lib->name == "libavutil") break;
-    }
-  }
-  return v;
-}
 
 std::optional<progress> parse_progress_line(std::string_view line) {
   auto s = trim(line);
@@ -635,15 +421,10 @@ void log_parser::summary_line(sink_ref s) {
   }
 }
 
-void log_parser::line(std::string_view raw, sink_ref s) {
-  // Prefixes: `[component @ 0x…] ` (one or two) then `[level] `.
-  bytes_ += raw.size();
-  ++fed_;
-  current_ = raw;
+std::string_view log_parser::strip_prefixes(sv raw, log_level& level, sv& component) {
+  // `[component @ 0x…] ` (one or two) then `[level] `.
   tag_ = {0, 0};
   sv text = raw;
-  log_level level = log_level::unknown;
-  sv component;
   while (text.size() > 2 && text.front() == '[') {
     auto close = text.find(']');
     if (close == sv::npos) break;
@@ -661,110 +442,129 @@ void log_parser::line(std::string_view raw, sink_ref s) {
     if (lv != log_level::unknown)
       tag_ = {at, static_cast<std::size_t>(text.data() - raw.data()) - at};
   }
+  return text;
+}
+
+bool log_parser::stats_line(sv t, sink_ref s) {
+  const char first = t.front();
+  if (!((first == 'f' || first == 's' || first == 'L') && is_progress_start(t))) return false;
+  auto p = parse_progress_line(t);
+  if (!p) return false;
+  if (final_next_) p->final = true; // 7.x: the summary came first
+  final_next_ = false;
+  pending_final_.reset();
+  last_progress_ = p->final ? std::nullopt : std::optional<progress>(*p);
+  s(std::move(*p));
+  return true;
+}
+
+bool log_parser::mapping_entry(sv t, bool indented, sink_ref s) {
+  if (section_ != section::mapping || !indented || t.find(" -> ") == sv::npos) return false;
+  if (auto m = mapping_line(t)) {
+    s(std::move(*m));
+  } else { // a filter graph end: `paletteuse -> Stream #0:0 (gif)`
+    stream_mapping_entry e;
+    e.text = utf8(t);
+    s(std::move(e));
+  }
+  return true;
+}
+
+// `Input #0, lavfi, from '…':`, `Output #0, mp4, to '…':`, `Stream #0:0…`.
+bool log_parser::file_header(sv t, sink_ref s) {
+  const char first = t.front();
+  if (first == 'S') {
+    auto st = stream_line(t);
+    if (!st) return false;
+    st->is_output = section_ == section::output;
+    if (section_ == section::output && current_output_ >= 0) st->file_index = current_output_;
+    if (section_ == section::input && current_input_ >= 0) st->file_index = current_input_;
+    s(std::move(*st));
+    return true;
+  }
+  if (first == 'I') {
+    auto in = file_line<input_info>(t, "Input #", ", from '");
+    if (!in) return false;
+    section_ = section::input;
+    current_input_ = in->index;
+    s(std::move(*in));
+    return true;
+  }
+  auto out = file_line<output_info>(t, "Output #", ", to '");
+  if (!out) return false;
+  section_ = section::output;
+  current_output_ = out->index;
+  sv u = out->url;
+  out->to_stdout = u == "pipe" || u == "pipe:" || u == "pipe:1" || u == "-" || u == "/dev/stdout" ||
+                   u == "fd:" || u == "fd:1";
+  s(std::move(*out));
+  return true;
+}
+
+bool log_parser::header_line(sv t, bool indented, sink_ref s) {
+  const char first = t.front();
+  if ((first == 'S' && starts_with(t, "Stream ") && t != "Stream mapping:") ||
+      (first == 'I' && starts_with(t, "Input #")) || (first == 'O' && starts_with(t, "Output #")))
+    return file_header(t, s);
+  if (first == 'D' && indented && starts_with(t, "Duration: ")) {
+    auto d = duration_line(t);
+    if (!d) return false;
+    d->input_index = current_input_ < 0 ? 0 : current_input_;
+    s(std::move(*d));
+    return true;
+  }
+  if (first == 'f' || first == 'p') {
+    auto v = parse_version_line(t);
+    if (!v) return false;
+    section_ = section::none;
+    release_major_ = v->major;
+    s(std::move(*v));
+    return true;
+  }
+  if (first == 'c' && starts_with(t, "configuration:")) {
+    s(configuration_line(t));
+    return true;
+  }
+  if (first == 'l' && indented && starts_with(t, "lib")) {
+    auto lib = library_line(t);
+    if (!lib) return false;
+    if (release_major_ < 0 && lib->name == "libavutil")
+      if (auto r = release_for_libavutil(lib->runtime)) release_major_ = r->first;
+    s(std::move(*lib));
+    return true;
+  }
+  return false;
+}
+
+void log_parser::line(std::string_view raw, sink_ref s) {
+  bytes_ += raw.size();
+  ++fed_;
+  current_ = raw;
+  log_level level = log_level::unknown;
+  sv component;
+  sv text = strip_prefixes(raw, level, component);
   auto t = trim(text);
   if (t.empty()) return;
   ++lines_;
-
-  auto emit_line = [&] {
-    log_line l;
-    l.level = level;
-    if (!component.empty()) l.component = utf8(component);
-    l.text = utf8(t);
-    s(std::move(l));
-  };
-  const char first = t.front();
-
   // Stats lines come most often: test for them first.
-  if ((first == 'f' || first == 's' || first == 'L') && is_progress_start(t)) {
-    if (auto p = parse_progress_line(t)) {
-      if (final_next_) p->final = true; // 7.x: the summary came first
-      final_next_ = false;
-      pending_final_.reset();
-      last_progress_ = p->final ? std::nullopt : std::optional<progress>(*p);
-      s(std::move(*p));
-      return;
-    }
-  }
+  if (stats_line(t, s)) return;
   const bool is_summary =
-      first == 'v' && starts_with(t, "video:") && t.find(" audio:") != sv::npos;
+      t.front() == 'v' && starts_with(t, "video:") && t.find(" audio:") != sv::npos;
   if (pending_final_ && !is_summary) flush_pending_final(s); // up to 6.x after all
-  const bool indented = text.size() > 0 && text.front() == ' ';
-  if (section_ == section::mapping && indented && t.find(" -> ") != sv::npos) {
-    if (auto m = mapping_line(t)) {
-      s(std::move(*m));
-    } else { // a filter graph end: `paletteuse -> Stream #0:0 (gif)`
-      stream_mapping_entry e;
-      e.text = utf8(t);
-      s(std::move(e));
-    }
-    return;
+  const bool indented = !text.empty() && text.front() == ' ';
+  if (mapping_entry(t, indented, s)) return;
+  if (t == "Stream mapping:") {
+    section_ = section::mapping;
+  } else {
+    if (header_line(t, indented, s)) return;
+    if (section_ == section::mapping && !indented) section_ = section::none;
+    if (is_summary) summary_line(s);
   }
-  if (first == 'S' && starts_with(t, "Stream ")) {
-    if (t == "Stream mapping:") {
-      section_ = section::mapping;
-      emit_line();
-      return;
-    }
-    if (auto st = stream_line(t)) {
-      st->is_output = section_ == section::output;
-      if (section_ == section::output && current_output_ >= 0) st->file_index = current_output_;
-      if (section_ == section::input && current_input_ >= 0) st->file_index = current_input_;
-      s(std::move(*st));
-      return;
-    }
-  } else if (first == 'I' && starts_with(t, "Input #")) {
-    if (auto in = file_line<input_info>(t, "Input #", ", from '")) {
-      section_ = section::input;
-      current_input_ = in->index;
-      s(std::move(*in));
-      return;
-    }
-  } else if (first == 'O' && starts_with(t, "Output #")) {
-    if (auto out = file_line<output_info>(t, "Output #", ", to '")) {
-      section_ = section::output;
-      current_output_ = out->index;
-      sv u = out->url;
-      out->to_stdout = u == "pipe" || u == "pipe:" || u == "pipe:1" || u == "-" ||
-                       u == "/dev/stdout" || u == "fd:" || u == "fd:1";
-      s(std::move(*out));
-      return;
-    }
-  } else if (first == 'D' && indented && starts_with(t, "Duration: ")) {
-    if (auto d = duration_line(t)) {
-      d->input_index = current_input_ < 0 ? 0 : current_input_;
-      s(std::move(*d));
-      return;
-    }
-  } else if (first == 'f' || first == 'p') {
-    if (auto v = parse_version_line(t)) {
-      section_ = section::none;
-      release_major_ = v->major;
-      s(std::move(*v));
-      return;
-    }
-  } else if (first == 'c' && starts_with(t, "configuration:")) {
-    configuration_info c;
-    auto flags = trim(t.substr(14));
-    while (!flags.empty()) {
-      auto sp = flags.find(' ');
-      auto f = flags.substr(0, sp);
-      if (!f.empty()) c.flags.push_back(utf8(f));
-      if (sp == sv::npos) break;
-      flags.remove_prefix(sp + 1);
-    }
-    s(std::move(c));
-    return;
-  } else if (first == 'l' && indented && starts_with(t, "lib")) {
-    if (auto lib = library_line(t)) {
-      if (release_major_ < 0 && lib->name == "libavutil")
-        if (auto r = release_for_libavutil(lib->runtime)) release_major_ = r->first;
-      s(std::move(*lib));
-      return;
-    }
-  }
-  if (section_ == section::mapping && !indented) section_ = section::none;
-  if (is_summary) summary_line(s);
-  emit_line();
+  log_line l;
+  l.level = level;
+  if (!component.empty()) l.component = utf8(component);
+  l.text = utf8(t);
+  s(std::move(l));
 }
 
 } // namespace sidecar

@@ -2,6 +2,8 @@
 // repair the event stream uses for the lines it keeps.
 #pragma once
 
+#include <sidecar/log.hpp>
+
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -120,6 +122,49 @@ inline std::optional<std::chrono::microseconds> clock_time(sv s) {
   if (!(total * 1e6 < 9.2e18)) return std::nullopt;
   auto us = std::chrono::microseconds(static_cast<std::int64_t>(std::llround(total * 1e6)));
   return negative ? -us : us;
+}
+
+// Digits at the front of s as an int, taken off s.
+inline bool parse_int(sv& s, int& out) {
+  std::size_t i = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9')
+    ++i;
+  if (i == 0) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + i, out);
+  if (ec != std::errc()) return false;
+  s.remove_prefix(i);
+  return true;
+}
+
+inline bool is_identifier(sv s) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || (c >= 'A' && c <= 'Z');
+  });
+}
+
+// `  libavutil      57. 28.100 / 57. 28.100`: a library's compiled and runtime versions.
+inline std::optional<library_version> library_line(sv s) {
+  if (!starts_with(s, "lib")) return std::nullopt;
+  auto space = s.find(' ');
+  if (space == sv::npos) return std::nullopt;
+  library_version v;
+  auto name = s.substr(0, space);
+  if (!is_identifier(name)) return std::nullopt;
+  auto rest = trim(s.substr(space));
+  auto slash = rest.find('/');
+  if (slash == sv::npos) return std::nullopt;
+  auto compact = [](sv x) {
+    std::string out;
+    for (char c : trim(x))
+      if (c != ' ') out.push_back(c);
+    return out;
+  };
+  v.compiled = compact(rest.substr(0, slash));
+  v.runtime = compact(rest.substr(slash + 1));
+  if (v.compiled.empty() || !(v.compiled[0] >= '0' && v.compiled[0] <= '9')) return std::nullopt;
+  v.name = std::string(name);
+  return v;
 }
 
 } // namespace sidecar::log_detail

@@ -248,7 +248,9 @@ bool child_state::exited() const {
 }
 
 void child_state::begin_stop(int step) {
-  if (exited()) return;
+  // Not `exited()`: a leader that has exited, unreaped, still holds the group id, and the
+  // group may hold our pipes (a grandchild of a wrapper script): signals still reach it.
+  if (status || pid <= 0) return;
   if (stop_step && *stop_step >= step) return;
   stop_step = step;
   if (step == 0)

@@ -217,3 +217,39 @@ TEST_CASE("an ffmpeg that hangs without output is ended by a timeout", "[fault]"
   dir.reset();
   CHECK_FALSE(std::filesystem::exists(path));
 }
+
+TEST_CASE("a grandchild holding the pipes cannot make a timed-out wait() hang", "[cancel]") {
+  // A wrapper that leaves a child of its own behind, holding stdout and stderr, and exits 0:
+  // the stream never reaches its end by itself. The timeout's stop must still end it.
+  temp_dir dir;
+  auto fake = dir / "ffmpeg";
+  {
+    std::ofstream script(fake);
+    script << "#!/bin/sh\nsleep 120 &\necho started >&2\nexit 0\n";
+  }
+  std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+  const char* old = std::getenv("SIDECAR_FFMPEG");
+  std::string saved = old ? old : "";
+  ::setenv("SIDECAR_FFMPEG", fake.c_str(), 1);
+  auto before = open_fds();
+  auto [status, seconds] = run([]() -> awaitable<std::pair<expected<exit_status>, double>> {
+    auto ff = command{}.format("lavfi").input("testsrc").format("null").output("-").spawn(
+        co_await asio::this_coro::executor);
+    REQUIRE(ff);
+    auto t0 = std::chrono::steady_clock::now();
+    auto st = co_await with_timeout(ff->wait(), 2s);
+    co_return std::pair{std::move(st), std::chrono::duration<double>(
+                                           std::chrono::steady_clock::now() - t0)
+                                           .count()};
+  }());
+  if (old)
+    ::setenv("SIDECAR_FFMPEG", saved.c_str(), 1);
+  else
+    ::unsetenv("SIDECAR_FFMPEG");
+  REQUIRE_FALSE(status);
+  INFO(status.error().message());
+  CHECK((status.error() == errc::timed_out || status.error() == errc::cancelled));
+  CHECK(seconds < 10.0);
+  CHECK_FALSE(has_children());
+  CHECK(open_fds() == before);
+}

@@ -82,7 +82,8 @@ public:
   // Starts the stop ladder at `step` (0 request_exit, 1 SIGTERM, 2 SIGKILL), or climbs to it
   // when it is higher than the step reached: acts at once, then climbs a step each time a
   // grace period passes with the child still running. Never reaps: whoever waits does, and
-  // reaping ends the ladder. A no-op once the child has exited.
+  // reaping ends the ladder. Acts on the process group until the child is reaped (a zombie
+  // leader still holds the group id); a no-op after.
   void begin_stop(int step);
   void cancel_stop_timer() noexcept;
 };
