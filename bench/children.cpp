@@ -180,5 +180,10 @@ int main() {
     rep.measure(kase, "sidecar", "driver threads", "threads", threads);
     rep.ratio(kase, "sidecar/xargs wall", "", 0, bench::ratios(wall_sc, wall_x));
     rep.ratio(kase, "driver CPU/children CPU", "<", 0.05, share);
+    // Heap per child against 16 KiB, stdout carrying nothing (-f null -): what the driver
+    // holds for a quiet child (was ~77 KiB with a 64 KiB staging buffer from the start).
+    std::vector<double> heap_share;
+    for (double h : heap) heap_share.push_back(h / 16.0);
+    rep.ratio(kase, "heap per child/16 KiB", "<=", 1.0, heap_share);
   }
 }

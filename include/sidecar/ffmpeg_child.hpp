@@ -51,7 +51,9 @@ public:
   // --- the event stream -------------------------------------------------------------------
   // The next event, in the order ffmpeg produced them; nullopt once stdout and stderr have
   // ended and the child is reaped (a failed run yields an error_event just before). Nothing
-  // is read from stdout faster than this is called. Not for concurrent callers.
+  // is read from stdout faster than this is called. Not for concurrent callers. While 1,024
+  // events wait unread, further events from stderr are dropped (frames, chunks and error
+  // events never are); metadata() keeps what they said, up to 1,024 entries per kind.
   // Cancelling it (`next_event() || timer`, a cancellation slot) ends the child the way
   // cancelling wait() does — total: `q`, partial: SIGTERM, terminal: SIGKILL, escalating
   // along the ladder — and throws operation_aborted; a later wait() drains, reaps and

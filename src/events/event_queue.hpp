@@ -1,5 +1,5 @@
-// The events waiting for the program: a FIFO bounded for what may be lost (log lines and
-// progress are dropped past max_events; frames and chunks, read on demand, never are), with
+// The events waiting for the program: a FIFO bounded for what may be lost (stderr's events
+// are dropped past max_events; frames and chunks, read on demand, never are), with
 // the text of each event's stderr line kept within a budget, and the signal that wakes the
 // one coroutine pulling from it.
 #pragma once
@@ -99,10 +99,13 @@ public:
     return events_.size() < max_events && line_text_bytes_ + n <= line_text_budget;
   }
 
-  // Log lines and progress past max_events are dropped: bounded memory beats a complete log
-  // nobody reads. Wakes the waiter.
+  // stderr's events past max_events are dropped: bounded memory beats a complete log nobody
+  // reads. Wakes the waiter.
   void push(queued_event q) {
-    bool droppable = std::holds_alternative<log_line>(q.e) || std::holds_alternative<progress>(q.e);
+    // What stderr says is droppable (metadata stays in metadata()); what stdout carries and
+    // error events are not.
+    bool droppable = !std::holds_alternative<frame>(q.e) && !std::holds_alternative<chunk>(q.e) &&
+                     !std::holds_alternative<error_event>(q.e);
     if (droppable && events_.size() >= max_events) {
       ++dropped_;
       return;

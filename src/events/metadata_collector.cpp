@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 
 namespace sidecar {
 
@@ -54,6 +55,15 @@ std::optional<std::pair<int, int>> mapped_output(const stream_mapping_entry& m) 
 
 } // namespace
 
+template <class T> bool metadata_collector::keep(std::vector<T>& to, const T& v) {
+  if (to.size() >= max_entries) {
+    ++dropped_;
+    return false;
+  }
+  to.push_back(v);
+  return true;
+}
+
 void metadata_collector::take(log_event& e) {
   std::visit(
       [&](auto& v) {
@@ -65,17 +75,18 @@ void metadata_collector::take(log_event& e) {
           if (meta_.version) version_from_libraries(*meta_.version, v);
         } else if constexpr (std::is_same_v<T, input_info>) {
           mask_in_place(v.url);
-          meta_.inputs.push_back(v);
+          keep(meta_.inputs, v);
         } else if constexpr (std::is_same_v<T, duration_info>) {
-          meta_.durations.push_back(v);
+          keep(meta_.durations, v);
         } else if constexpr (std::is_same_v<T, output_info>) {
           mask_in_place(v.url);
-          meta_.outputs.push_back(v);
+          if (keep(meta_.outputs, v)) output_files_.insert(v.index);
         } else if constexpr (std::is_same_v<T, stream_info>) {
-          meta_.streams.push_back(v);
+          if (keep(meta_.streams, v) && v.is_output)
+            output_streams_.emplace(v.file_index, v.stream_index);
         } else if constexpr (std::is_same_v<T, stream_mapping_entry>) {
           mask_in_place(v.text);
-          meta_.mapping.push_back(v);
+          keep(meta_.mapping, v);
         }
       },
       e);
@@ -85,11 +96,7 @@ bool metadata_collector::header_printed() const {
   if (meta_.mapping.empty()) return false;
   for (const auto& m : meta_.mapping) {
     auto out = mapped_output(m);
-    if (!out) continue;
-    bool described = std::any_of(meta_.streams.begin(), meta_.streams.end(), [&](auto& st) {
-      return st.is_output && st.file_index == out->first && st.stream_index == out->second;
-    });
-    if (!described) return false;
+    if (out && !output_streams_.count(*out)) return false;
   }
   return true;
 }
@@ -98,7 +105,9 @@ bool metadata_collector::outputs_described() const {
   if (meta_.mapping.empty()) return true;
   for (const auto& m : meta_.mapping) {
     if (m.output_file < 0) continue;
-    if (!meta_.output(m.output_file) || meta_.output_streams(m.output_file).empty()) return false;
+    if (!output_files_.count(m.output_file)) return false;
+    auto st = output_streams_.lower_bound({m.output_file, std::numeric_limits<int>::min()});
+    if (st == output_streams_.end() || st->first != m.output_file) return false;
   }
   return true;
 }

@@ -5,10 +5,19 @@
 #include <sidecar/events.hpp>
 #include <sidecar/log.hpp>
 
+#include <cstddef>
+#include <set>
+#include <utility>
+#include <vector>
+
 namespace sidecar::detail {
 
 class metadata_collector {
 public:
+  // Entries kept per kind (inputs, outputs, streams, mapping, durations): a real run has a
+  // handful; a hostile stderr cannot grow metadata past this.
+  static constexpr std::size_t max_entries = 1024;
+
   // Keeps what a parsed event says of the run, URLs and mapping text masked in the event
   // itself (so the event the program gets is masked too). Other events are left alone.
   void take(log_event& e);
@@ -30,8 +39,16 @@ public:
 
   const sidecar::metadata& get() const noexcept { return meta_; }
 
+  // Entries left out past max_entries.
+  std::size_t dropped() const noexcept { return dropped_; }
+
 private:
+  template <class T> bool keep(std::vector<T>& to, const T& v);
+
   sidecar::metadata meta_;
+  std::set<std::pair<int, int>> output_streams_; // described {file, stream}: O(log n) lookups
+  std::set<int> output_files_;                   // described Output #N
+  std::size_t dropped_ = 0;
   bool settled_ = false;
   bool quiet_ = false;
 };

@@ -59,7 +59,9 @@ asio::awaitable<void> stderr_reader::run(std::shared_ptr<void> keep) {
 void stderr_reader::read_now() {
   if (done_) return;
   std::array<char, 16384> buf;
-  for (;;) {
+  // At most 1 MiB per call: a stderr that never pauses cannot hold the io_context (run()
+  // waits for readiness again, which lets other work in).
+  for (int reads = 0; reads < 64; ++reads) {
     auto n = ::read(pipe.native_handle(), buf.data(), buf.size());
     if (n > 0) {
       // Split into lines once, by the parser; each event's line is the parser's current one.

@@ -18,11 +18,18 @@ void stdout_framer::abandon() {
   if (done_) return;
   std::error_code ignored;
   if (out_ && out_->is_open()) out_->close(ignored);
+  staging_ = {};
+  staged_pos_ = 0;
   if (!read_pending_) on_end({});
 }
 
 void stdout_framer::start_read(const std::shared_ptr<void>& keep) {
   if (read_pending_ || done_) return;
+  if (mode_ != mode::undecided && (!staging_.empty() || end_)) {
+    consume_staged(); // what was staged first, as if read now
+    queue_.wake.notify();
+    return;
+  }
   if (!out_ || !out_->is_open()) {
     done_ = true;
     queue_.wake.notify();
@@ -58,14 +65,31 @@ void stdout_framer::on_staged(std::error_code ec, std::size_t have, std::size_t 
   staging_.resize(have + n);
   err_.read_now();
   bool described = err_.done() || meta_.outputs_described();
-  if (!staging_.empty() && (ec || described || staging_.size() >= staging_limit)) {
-    decide();
-    auto staged = std::move(staging_);
-    staging_ = {};
-    consume(staged.data(), staged.size());
+  if (!staging_.empty() && (ec || described || staging_.size() >= staging_limit)) decide();
+  if (ec) {
+    if (mode_ == mode::undecided)
+      on_end(ec);
+    else
+      end_ = ec; // after the staged bytes
   }
-  if (ec) on_end(ec);
+  if (mode_ != mode::undecided) consume_staged();
   queue_.wake.notify();
+}
+
+// The staged bytes go where reads would have put them, one frame or chunk per call: a
+// consumer pulls them as it would pull reads, so 16 MiB staged cost no burst of work or memory.
+void stdout_framer::consume_staged() {
+  auto rest = staging_.size() - staged_pos_;
+  if (rest > 0) {
+    auto step = mode_ == mode::frames ? outputs_[turn_].size - filled_ : chunk_size;
+    auto n = std::min(rest, step);
+    consume(staging_.data() + staged_pos_, n);
+    staged_pos_ += n;
+  }
+  if (staged_pos_ < staging_.size()) return;
+  staging_ = {};
+  staged_pos_ = 0;
+  if (end_) on_end(*end_);
 }
 
 void stdout_framer::on_frame_bytes(const std::shared_ptr<void>& keep, std::error_code ec,

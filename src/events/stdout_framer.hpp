@@ -24,7 +24,7 @@ class stdout_framer {
 public:
   static constexpr std::size_t chunk_size = 256 * 1024;
   // Staged reads start small (a child whose stdout carries nothing costs little) and grow.
-  static constexpr std::size_t first_read = 4 * 1024;
+  static constexpr std::size_t first_read = 1024;
   static constexpr std::size_t staging_read = 64 * 1024;
   static constexpr std::size_t staging_limit = 16 * 1024 * 1024;
 
@@ -62,6 +62,7 @@ private:
   void on_staged(std::error_code ec, std::size_t have, std::size_t n);
   void on_frame_bytes(const std::shared_ptr<void>& keep, std::error_code ec, std::size_t n);
   void on_chunk(std::error_code ec, std::size_t n);
+  void consume_staged();
   void decide();
   std::optional<std::vector<frame_output>> raw_outputs(const std::vector<const output_info*>& to);
   void emit_frame();
@@ -79,6 +80,8 @@ private:
   std::shared_ptr<buffer_pool> chunk_pool_;
   int chunk_output_ = -1;
   std::vector<std::byte> staging_;
+  std::size_t staged_pos_ = 0;         // staged bytes already consumed (once decided)
+  std::optional<std::error_code> end_; // stdout ended while bytes were still staged
 
   event_queue& queue_;
   stderr_reader& err_;

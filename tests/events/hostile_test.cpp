@@ -1,0 +1,113 @@
+// A hostile or buggy ffmpeg (a script run through SIDECAR_FFMPEG): floods of header lines
+// and of tiny frames keep memory bounded and the stream whole.
+#include <sidecar/ffmpeg_child.hpp>
+
+#include "support.hpp"
+
+#include <cstdlib>
+#include <fstream>
+
+using namespace sidecar;
+using namespace sidecar::test;
+using asio::awaitable;
+
+namespace {
+
+// Points SIDECAR_FFMPEG at a shell script for one scope.
+class fake_ffmpeg {
+public:
+  explicit fake_ffmpeg(const std::string& body) {
+    path_ = dir_ / "ffmpeg";
+    {
+      std::ofstream script(path_);
+      script << "#!/bin/sh\n" << body;
+    }
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all);
+    if (const char* old = std::getenv("SIDECAR_FFMPEG")) saved_ = old;
+    ::setenv("SIDECAR_FFMPEG", path_.c_str(), 1);
+  }
+  ~fake_ffmpeg() {
+    if (saved_)
+      ::setenv("SIDECAR_FFMPEG", saved_->c_str(), 1);
+    else
+      ::unsetenv("SIDECAR_FFMPEG");
+  }
+
+private:
+  temp_dir dir_;
+  std::filesystem::path path_;
+  std::optional<std::string> saved_;
+};
+
+command any_command() {
+  return command{}.format("lavfi").input("testsrc").format("rawvideo").output("-");
+}
+
+} // namespace
+
+TEST_CASE("two million Stream lines keep metadata and memory bounded", "[events][hostile]") {
+  // A mapping that names an output never described keeps metadata() waiting, so every
+  // Stream line would test the whole header again: each test must stay cheap.
+  fake_ffmpeg fake(R"sh(echo "Input #0, lavfi, from 'x':" >&2
+echo "Stream mapping:" >&2
+echo "  Stream #0:0 -> #1:0 (rawvideo (native) -> rawvideo (native))" >&2
+yes "  Stream #0:0: Video: rawvideo (RGB[24] / 0x18424752), rgb24, 1x1, 25 fps, 25 tbr" |
+  head -n 2000000 >&2
+exit 0
+)sh");
+  auto before = rss_kib();
+  auto [streams, peak, status] = run(
+      []() -> awaitable<std::tuple<std::size_t, std::size_t, expected<exit_status>>> {
+        auto ff = any_command().spawn(co_await asio::this_coro::executor);
+        REQUIRE(ff);
+        auto meta = co_await ff->metadata();
+        std::size_t peak = rss_kib();
+        std::size_t n = 0;
+        while (auto e = co_await ff->next_event()) {
+          if (std::holds_alternative<stream_info>(*e)) ++n;
+          if (n % 4096 == 0) peak = std::max(peak, rss_kib());
+        }
+        auto st = co_await ff->wait();
+        co_return std::tuple{meta.streams.size(), std::max(peak, rss_kib()), std::move(st)};
+      }(),
+      120s);
+  INFO("RSS " << before << " KiB before, " << peak << " KiB at most after");
+  REQUIRE(status);
+  CHECK(streams <= 1024);
+  CHECK(peak < before + 64 * 1024);
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("a megabyte staged before the header is whole gives one-byte frames one at a time",
+          "[events][hostile]") {
+  // Output #0 is 1x1 gray rawvideo on stdout (1-byte frames), but the mapping also names an
+  // output never described: stdout is staged until its end, then framed. A million frames
+  // come as the program pulls them, not as a burst of a million queued events.
+  fake_ffmpeg fake(R"sh(echo "Output #0, rawvideo, to 'pipe:':" >&2
+echo "  Stream #0:0: Video: rawvideo, gray, 1x1, 25 fps, 25 tbn" >&2
+echo "Stream mapping:" >&2
+echo "  Stream #0:0 -> #0:0 (rawvideo (native) -> rawvideo (native))" >&2
+echo "  Stream #0:0 -> #1:0 (rawvideo (native) -> rawvideo (native))" >&2
+head -c 1048576 /dev/zero
+exit 0
+)sh");
+  auto before = rss_kib();
+  auto [frames, peak, status] = run(
+      []() -> awaitable<std::tuple<std::size_t, std::size_t, expected<exit_status>>> {
+        auto ff = any_command().spawn(co_await asio::this_coro::executor);
+        REQUIRE(ff);
+        std::size_t n = 0, peak = 0;
+        while (auto f = co_await ff->next_frame()) {
+          if (f->size() != 1) break;
+          if (++n % 65536 == 1) peak = std::max(peak, rss_kib());
+        }
+        auto st = co_await ff->wait();
+        co_return std::tuple{n, peak, std::move(st)};
+      }(),
+      120s);
+  INFO("RSS " << before << " KiB before, " << peak << " KiB at most while reading");
+  REQUIRE(status);
+  CHECK(frames == 1048576);
+  CHECK(peak < before + 64 * 1024);
+  CHECK_FALSE(has_children());
+}
