@@ -68,6 +68,8 @@ public:
 
   // --- main options -----------------------------------------------------------------------
   command& format(std::string_view name);          // -f NAME
+  // A path starting with '-' ("-report.mp4") is passed as file:PATH, so that ffmpeg never
+  // takes it for an option; "-" alone is stdin / stdout.
   command& input(std::string_view path_or_url);    // -i PATH ("-" or "pipe:0" for stdin)
   command& output(std::string_view path_or_url);   // PATH, positional ("-" for stdout)
   command& overwrite();                            // -y

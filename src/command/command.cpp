@@ -219,11 +219,24 @@ command& command::nostdin() {
 command& command::format(std::string_view name) {
   return args({"-f", name});
 }
+namespace {
+
+// A path that starts with '-' (other than "-" itself, stdin or stdout) would be read by
+// ffmpeg as an option: output("-version") prints the version, output("-report") writes a
+// report. file: makes it a path.
+std::string as_path(std::string_view path_or_url) {
+  if (path_or_url.size() > 1 && path_or_url.front() == '-')
+    return "file:" + std::string(path_or_url);
+  return std::string(path_or_url);
+}
+
+} // namespace
+
 command& command::input(std::string_view path_or_url) {
-  return args({"-i", path_or_url});
+  return args({"-i", as_path(path_or_url)});
 }
 command& command::output(std::string_view path_or_url) {
-  return arg(path_or_url);
+  return arg(as_path(path_or_url));
 }
 command& command::overwrite() {
   return arg("-y");

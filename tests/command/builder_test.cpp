@@ -373,3 +373,11 @@ TEST_CASE("a missing ffmpeg named by SIDECAR_FFMPEG", "[command]") {
   REQUIRE_FALSE(spawned);
   CHECK(spawned.error().message() == found.error().message());
 }
+
+TEST_CASE("a path starting with '-' is passed as a path, never as an option", "[command]") {
+  auto c = command().input("-in.mkv").output("-version").output("-");
+  CHECK(c.args() == std::vector<std::string>{"-i", "file:-in.mkv", "file:-version", "-"});
+  REQUIRE(c.outputs().size() == 2);
+  CHECK(c.outputs()[0].url == "file:-version");
+  CHECK(command().input("-").args() == std::vector<std::string>{"-i", "-"});
+}

@@ -508,3 +508,22 @@ TEST_CASE("an ffmpeg_child moved while next_event() is pending", "[ffmpeg]") {
   CHECK(status->success());
   CHECK_FALSE(has_children());
 }
+
+TEST_CASE("output(\"-report\") writes a file of that name, not a report", "[ffmpeg]") {
+  // Before: ffmpeg took "-report" for its option, wrote ffmpeg-*.log and no output.
+  temp_dir dir;
+  auto st = run([&]() -> awaitable<expected<exit_status>> {
+    spawn_options base;
+    base.cwd = dir.path();
+    auto cmd = command{}.hide_banner().format("lavfi").input("testsrc=duration=0.2").format(
+        "mpegts");
+    auto ff = ffmpeg_child::spawn(co_await asio::this_coro::executor, cmd.output("-report"),
+                                  base);
+    REQUIRE(ff);
+    co_return co_await ff->wait();
+  }());
+  REQUIRE(st);
+  CHECK(std::filesystem::file_size(dir / "-report") > 0);
+  for (auto& e : std::filesystem::directory_iterator(dir.path()))
+    CHECK(e.path().filename().string().rfind("ffmpeg-", 0) != 0); // no report log
+}
