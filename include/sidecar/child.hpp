@@ -7,6 +7,7 @@
 #include <sidecar/exit_status.hpp>
 
 #include <asio/async_result.hpp>
+#include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/compose.hpp>
 #include <asio/use_awaitable.hpp>
@@ -71,17 +72,29 @@ asio::awaitable<void> wait_reaped(asio::any_io_executor ex);
 
 // Completes once the reaper of ex's execution context holds no child: every child object
 // that was destroyed while its process ran has been stopped and reaped (at once when there
-// is none). Signature: void(std::error_code). For tests and orderly shutdowns that must know
-// nothing is left running, instead of sleeping "long enough".
+// is none). Signature: void(std::error_code); operation_aborted when cancelled. For tests
+// and orderly shutdowns that must know nothing is left running, instead of sleeping "long
+// enough".
 template <class CompletionToken = asio::use_awaitable_t<>>
 auto async_wait_reaped(const asio::any_io_executor& ex, CompletionToken&& token = {}) {
   return asio::async_initiate<CompletionToken, void(std::error_code)>(
       [](auto handler, asio::any_io_executor ex) {
+        // The handler's cancellation slot reaches the wait: cancelled, it completes with
+        // operation_aborted (children may still be held).
+        auto slot = asio::get_associated_cancellation_slot(handler);
         asio::co_spawn(ex, detail::wait_reaped(ex),
-                       [h = std::move(handler)](std::exception_ptr e) mutable {
-                         if (e) std::rethrow_exception(e); // only bugs throw here
-                         std::move(h)(std::error_code{});
-                       });
+                       asio::bind_cancellation_slot(
+                           slot, [h = std::move(handler)](std::exception_ptr e) mutable {
+                             std::error_code ec;
+                             if (e) {
+                               try {
+                                 std::rethrow_exception(e);
+                               } catch (const std::system_error& x) {
+                                 ec = x.code(); // operation_aborted; anything else is a bug
+                               }
+                             }
+                             std::move(h)(ec);
+                           }));
       },
       token, ex);
 }

@@ -372,13 +372,19 @@ std::string command::seconds_text(std::chrono::microseconds us) {
 std::vector<std::string> command::argv() const {
   std::vector<std::string> out;
   out.reserve(args_.size() + 3);
-  if (!has_option("-loglevel") && !has_option("-v")) {
+  // The guards look at every argument, as the old check did, so that an option the flag
+  // table does not know (and so reads as taking a value) cannot hide a -y or -loglevel.
+  auto given = [&](std::initializer_list<std::string_view> any) {
+    return std::any_of(args_.begin(), args_.end(), [&](const std::string& a) {
+      return std::find(any.begin(), any.end(), std::string_view(a)) != any.end();
+    });
+  };
+  if (!given({"-loglevel", "-v"})) {
     out.emplace_back("-loglevel");
     out.emplace_back("level+info");
   }
   // Only ffmpeg asks "Overwrite? [y/N]"; ffplay and ffprobe reject -n.
-  if (which_ == tool::ffmpeg && !has_option("-y") && !has_option("-n") && !has_option("-nostdin"))
-    out.emplace_back("-n");
+  if (which_ == tool::ffmpeg && !given({"-y", "-n", "-nostdin"})) out.emplace_back("-n");
   out.insert(out.end(), args_.begin(), args_.end());
   return out;
 }

@@ -61,12 +61,33 @@ constexpr std::string_view flags[] = {"-accurate_seek",
                                       "-xerror",
                                       "-y",
                                       "-prefix",
-                                      "-copy_unknown"};
+                                      "-copy_unknown",
+                                      "-vstats",
+                                      "-psnr",
+                                      "-copyinkf",
+                                      "-fix_sub_duration",
+                                      "-recast_media",
+                                      "-qphist",
+                                      "-find_stream_info",
+                                      "-fast",
+                                      "-genpts",
+                                      "-framedrop",
+                                      "-infbuf",
+                                      "-show_versions",
+                                      "-show_program_version",
+                                      "-show_library_versions",
+                                      "-show_pixel_formats",
+                                      "-print_graphs"};
 
 bool is_flag(std::string_view a, tool which) {
   // -fs is ffplay's full screen, but ffmpeg's file size limit (which takes bytes).
   if (a == "-fs") return which == tool::ffplay;
-  return std::find(std::begin(flags), std::end(flags), a) != std::end(flags);
+  auto known = [](std::string_view f) {
+    return std::find(std::begin(flags), std::end(flags), f) != std::end(flags);
+  };
+  if (known(a)) return true;
+  // A boolean option negated: -noautorotate, -nostats, -noaccurate_seek.
+  return a.size() > 3 && a.substr(0, 3) == "-no" && known(std::string("-").append(a.substr(3)));
 }
 
 bool is_option(std::string_view a) {

@@ -61,17 +61,21 @@ struct queued_event {
 
 // The signal between the readers and the coroutine awaiting news: a timer that never
 // expires, cancelled to wake whoever waits on it (Asio 1.22 has no condition variable for
-// coroutines). One waiter at a time.
+// coroutines). One waiter at a time. A notify() while nobody waits is remembered: the waiter
+// asks take() before waiting, so no news is lost between its last look and its wait.
 class wakeup {
 public:
   explicit wakeup(const asio::any_io_executor& ex)
       : timer_(ex, asio::steady_timer::time_point::max()) {}
   void notify() noexcept {
+    pending_ = true;
     try {
       timer_.cancel();
     } catch (const std::system_error&) { // epoll's timers do not fail to cancel
     }
   }
+  // Was there news since the last take()? Clears it.
+  bool take() noexcept { return std::exchange(pending_, false); }
   // Completes on the next notify() (operation_aborted then) or on the waiter's cancellation.
   template <class Token> auto async_wait(Token&& token) {
     return timer_.async_wait(std::forward<Token>(token));
@@ -79,6 +83,7 @@ public:
 
 private:
   asio::steady_timer timer_;
+  bool pending_ = false;
 };
 
 class event_queue {
@@ -92,6 +97,7 @@ public:
   explicit event_queue(const asio::any_io_executor& ex) : wake(ex) {}
 
   bool empty() const noexcept { return events_.empty(); }
+  std::size_t size() const noexcept { return events_.size(); }
   std::size_t dropped() const noexcept { return dropped_; }
 
   // Would a log_line's text of n bytes be kept (the queue has room, the budget is not spent)?

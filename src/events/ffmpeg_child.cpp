@@ -154,7 +154,7 @@ pull(std::shared_ptr<detail::stream_state> keep) {
       co_return s.settle(ec, st);
     }
     s.out.start_read(keep);
-    if (!s.queue.empty()) continue;
+    if (!s.queue.empty() || s.queue.wake.take()) continue; // news since the last look
     auto [ec] = co_await s.queue.wake.async_wait(use_tuple);
     (void)ec;
     auto cs = co_await asio::this_coro::cancellation_state;
@@ -191,7 +191,7 @@ asio::awaitable<std::optional<T>> pull_one(std::shared_ptr<detail::stream_state>
       }
     } else {
       s.out.start_read(keep);
-      if (!s.queue.empty()) continue;
+      if (!s.queue.empty() || s.queue.wake.take()) continue;   // news since the last look
       auto [ec] = co_await s.queue.wake.async_wait(use_tuple); // news, or cancellation
       (void)ec;
       asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
@@ -246,6 +246,7 @@ asio::awaitable<metadata> metadata_of(std::shared_ptr<detail::stream_state> keep
     // staged, not lost.
     if (s.out.undecided()) s.out.start_read(keep);
     if (s.out.done() && s.err.done()) break;
+    if (s.queue.wake.take()) continue; // news since the last look
     auto [ec] = co_await s.queue.wake.async_wait(use_tuple);
     (void)ec;
     auto cs = co_await asio::this_coro::cancellation_state;

@@ -18,17 +18,25 @@ void stdout_framer::abandon() {
   if (done_) return;
   std::error_code ignored;
   if (out_ && out_->is_open()) out_->close(ignored);
-  staging_ = {};
-  staged_pos_ = 0;
-  if (!read_pending_) on_end({});
+  // A pending read completes with operation_aborted and ends the stream after what it read.
+  if (read_pending_) return;
+  if (!staging_.empty()) {
+    if (mode_ == mode::undecided) decide();
+    end_ = std::error_code{}; // the end, after the staged bytes
+    return;
+  }
+  on_end({});
 }
 
 void stdout_framer::start_read(const std::shared_ptr<void>& keep) {
   if (read_pending_ || done_) return;
   if (mode_ != mode::undecided && (!staging_.empty() || end_)) {
+    auto queued = queue_.size();
     consume_staged(); // what was staged first, as if read now
     queue_.wake.notify();
-    return;
+    // Done, or a frame or chunk handed out: that was this read. Else the staged bytes ended
+    // inside a frame: read the rest of it from the pipe now.
+    if (done_ || !staging_.empty() || queue_.size() > queued) return;
   }
   if (!out_ || !out_->is_open()) {
     done_ = true;

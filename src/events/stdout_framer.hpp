@@ -35,6 +35,7 @@ public:
   // nothing to read.
   void attach(asio::readable_pipe* out);
   bool done() const noexcept { return done_; }
+  asio::readable_pipe* pipe() const noexcept { return out_; }
   // The program takes stdout as a byte stream: no more reads from here.
   void give_up() noexcept { done_ = true; }
   // Stops waiting for the end of stdout: closes it (a pending read ends as at its end).

@@ -10,25 +10,45 @@
 #include <algorithm>
 #include <array>
 
+#include <sys/ioctl.h>
+
 namespace sidecar::detail {
 
 namespace {
+
+// Bytes waiting in a pipe (FIONREAD); 0 when it cannot tell.
+int unread_bytes(int fd) {
+  int n = 0;
+  if (fd < 0 || ::ioctl(fd, FIONREAD, &n) == -1) return 0;
+  return n;
+}
 
 asio::awaitable<void> watch_stop(std::shared_ptr<stream_state> s) {
   constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
   auto [ec, st] = co_await s->async_wait_exit(use_tuple, /*kill_group=*/true);
   if (ec) co_return;
-  if (s->outputs_done()) co_return;
-  asio::steady_timer grace(s->ex, stream_state::stop_grace);
-  co_await grace.async_wait(use_tuple);
-  if (!s->outputs_done()) s->abandon_outputs();
+  asio::steady_timer grace(s->ex);
+  while (!s->ended && !s->outputs_done()) {
+    grace.expires_after(stream_state::stop_grace);
+    co_await grace.async_wait(use_tuple);
+    if (s->ended || s->outputs_done()) break;
+    // stdout is read only as the program asks: bytes still in it are the program's to read,
+    // not a sign that someone else holds it. Empty and still open after the grace period:
+    // held outside the group.
+    auto* out = s->out.pipe();
+    if (!s->out.done() && out && out->is_open() && unread_bytes(out->native_handle()) > 0) continue;
+    s->abandon_outputs();
+    break;
+  }
 }
 
 } // namespace
 
 void stream_state::begin_stop(int step, std::string_view why) {
   if (ended || process->status) return;
-  if (!stop_reason) stop_reason = std::string(why);
+  // A child that has exited by itself was not stopped: its run says how it ended. Its group
+  // is still signalled (a wrapper's children may hold the pipes).
+  if (!stop_reason && !process->exited()) stop_reason = std::string(why);
   process->begin_stop(step);
   if (!watching_stop) {
     watching_stop = true;

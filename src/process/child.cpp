@@ -72,8 +72,11 @@ public:
             adopted_.erase(s);
             if (adopted_.empty()) wake.swap(waiters_);
           }
-          for (auto& t : wake) // on each waiter's own executor
-            asio::post(t->get_executor(), [t] { t->cancel(); });
+          // On each waiter's own executor. An expiry in the past, not a cancel: a wait that
+          // starts after this still completes at once, so no wake-up is lost.
+          for (auto& t : wake)
+            asio::post(t->get_executor(),
+                       [t] { t->expires_at(asio::steady_timer::time_point::min()); });
         },
         asio::detached);
   }
@@ -243,8 +246,9 @@ bool child_state::exited() const {
   if (status) return true;
   if (pid <= 0) return true;
   siginfo_t info{};
-  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-         info.si_pid != 0;
+  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == -1)
+    return errno == ECHILD; // reaped by someone else: gone, and its pid may be reused
+  return info.si_pid != 0;
 }
 
 void child_state::begin_stop(int step) {
@@ -257,7 +261,10 @@ void child_state::begin_stop(int step) {
     request_exit();
   else
     signal_group(step == 1 ? SIGTERM : SIGKILL);
-  if (step >= 2) return;
+  if (step >= 2) {
+    if (escalating) cancel_stop_timer(); // the top of the ladder: no grace period to wait out
+    return;
+  }
   if (escalating) {
     cancel_stop_timer(); // a new step: a new grace period
     return;
@@ -320,6 +327,9 @@ asio::awaitable<void> wait_reaped(asio::any_io_executor ex) {
     if (!reaper.add_waiter(t)) co_return;
     auto [ec] = co_await t->async_wait(use_tuple);
     (void)ec; // woken when the last adopted child was reaped; look again
+    auto cs = co_await asio::this_coro::cancellation_state;
+    if (cs.cancelled() != asio::cancellation_type::none)
+      throw std::system_error(asio::error::operation_aborted);
   }
 }
 

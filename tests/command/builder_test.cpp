@@ -381,3 +381,15 @@ TEST_CASE("a path starting with '-' is passed as a path, never as an option", "[
   CHECK(c.outputs()[0].url == "file:-version");
   CHECK(command().input("-").args() == std::vector<std::string>{"-i", "-"});
 }
+
+TEST_CASE("the guards see -y and -loglevel after a flag the table does not know",
+          "[command]") {
+  // -vstats takes no value; an unknown flag would read as taking one and hide what follows.
+  auto c = command().args({"-some_new_flag", "-y", "-loglevel", "error"}).output("o.mkv");
+  CHECK(c.argv() == c.args()); // neither guard added
+  auto v = command().args({"-vstats", "-noautorotate", "-i", "in.mkv", "-y", "out.mkv"});
+  REQUIRE(v.inputs().size() == 1);
+  CHECK(v.inputs()[0].options.size() == 2);
+  REQUIRE(v.outputs().size() == 1);
+  CHECK(v.outputs()[0].url == "out.mkv");
+}

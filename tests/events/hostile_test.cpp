@@ -111,3 +111,39 @@ exit 0
   CHECK(peak < before + 64 * 1024);
   CHECK_FALSE(has_children());
 }
+
+TEST_CASE("staged bytes that end inside a frame: the rest is read from the pipe",
+          "[events][hostile]") {
+  // stdout starts before stderr has described every output; once decided, the staged bytes
+  // hold a frame and two thirds of the next. The rest must be read from the pipe although
+  // stderr has gone quiet and the program waits on its stdin: only the third frame lets the
+  // test close it.
+  fake_ffmpeg fake(R"sh(echo "Output #0, rawvideo, to 'pipe:':" >&2
+echo "  Stream #0:0: Video: rawvideo, rgb24, 1x1, 25 fps, 25 tbn" >&2
+echo "Stream mapping:" >&2
+echo "  Stream #0:0 -> #0:0 (rawvideo (native) -> rawvideo (native))" >&2
+echo "  Stream #0:0 -> #1:0 (rawvideo (native) -> wrapped_avframe (native))" >&2
+printf 'abcd'
+sleep 0.3
+echo "Output #1, null, to '/dev/null':" >&2
+echo "  Stream #1:0: Video: wrapped_avframe, rgb24, 1x1, 25 fps, 25 tbn" >&2
+sleep 0.3
+printf 'e'
+sleep 0.3
+printf 'fghi'
+read x
+exit 0
+)sh");
+  auto [frames, status] = run([]() -> awaitable<std::pair<int, expected<exit_status>>> {
+    auto ff = any_command().spawn(co_await asio::this_coro::executor);
+    REQUIRE(ff);
+    int n = 0;
+    while (auto f = co_await ff->next_frame()) {
+      if (++n == 3) ff->close_stdin();
+    }
+    co_return std::pair{n, co_await ff->wait()};
+  }(), 20s);
+  CHECK(frames == 3);
+  CHECK(status);
+  CHECK_FALSE(has_children());
+}

@@ -94,6 +94,8 @@ struct wait_exit_op {
   bool kill_group = false;
   bool started = false;
 
+  bool status_known() const noexcept { return s->status.has_value(); }
+
   template <class Self> void operator()(Self& self, std::error_code ec = {}, int = 0) {
     if (!started) {
       started = true;
@@ -102,6 +104,9 @@ struct wait_exit_op {
       auto ex = s->ex;
       return asio::post(ex, [self = std::move(self)]() mutable { self(std::error_code{}, 0); });
     }
+    // Reaped meanwhile by another waiter (which closed the pidfd under this one): that is
+    // the exit, not an error.
+    if (status_known()) return self.complete({}, *s->status);
     if (ec) return self.complete(ec, exit_status{});
     std::error_code reap_ec;
     if (s->try_reap(reap_ec, kill_group)) return self.complete({}, *s->status);
