@@ -72,6 +72,14 @@ inline asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
   co_await t.async_wait(asio::use_awaitable);
 }
 
+// ASan's quarantine keeps freed memory resident (256 MiB by default): an RSS bound says
+// nothing under it (LeakSanitizer checks leaks at exit instead).
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool rss_is_meaningful = false;
+#else
+inline constexpr bool rss_is_meaningful = true;
+#endif
+
 // This process's resident set, in KiB (VmRSS of /proc/self/status).
 inline std::size_t rss_kib() {
   std::ifstream in("/proc/self/status");

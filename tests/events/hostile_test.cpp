@@ -74,7 +74,7 @@ exit 0
   INFO("RSS " << before << " KiB before, " << peak << " KiB at most after");
   REQUIRE(status);
   CHECK(streams <= 1024);
-  CHECK(peak < before + 64 * 1024);
+  if (rss_is_meaningful) CHECK(peak < before + 64 * 1024);
   CHECK_FALSE(has_children());
 }
 
@@ -108,7 +108,7 @@ exit 0
   INFO("RSS " << before << " KiB before, " << peak << " KiB at most while reading");
   REQUIRE(status);
   CHECK(frames == 1048576);
-  CHECK(peak < before + 64 * 1024);
+  if (rss_is_meaningful) CHECK(peak < before + 64 * 1024);
   CHECK_FALSE(has_children());
 }
 
