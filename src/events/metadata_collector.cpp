@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <limits>
 
 namespace sidecar {
 
@@ -80,7 +79,7 @@ void metadata_collector::take(log_event& e) {
           keep(meta_.durations, v);
         } else if constexpr (std::is_same_v<T, output_info>) {
           mask_in_place(v.url);
-          if (keep(meta_.outputs, v)) output_files_.insert(v.index);
+          keep(meta_.outputs, v);
         } else if constexpr (std::is_same_v<T, stream_info>) {
           if (keep(meta_.streams, v) && v.is_output)
             output_streams_.emplace(v.file_index, v.stream_index);
@@ -102,14 +101,9 @@ bool metadata_collector::header_printed() const {
 }
 
 bool metadata_collector::outputs_described() const {
-  if (meta_.mapping.empty()) return true;
-  for (const auto& m : meta_.mapping) {
-    if (m.output_file < 0) continue;
-    if (!output_files_.count(m.output_file)) return false;
-    auto st = output_streams_.lower_bound({m.output_file, std::numeric_limits<int>::min()});
-    if (st == output_streams_.end() || st->first != m.output_file) return false;
-  }
-  return true;
+  // Every output stream the mapping names, not one per Output #N: ffmpeg 4 can write the
+  // muxer's header to stdout between an output's first and second Stream line.
+  return meta_.mapping.empty() || header_printed();
 }
 
 bool metadata_collector::settle() {

@@ -26,8 +26,8 @@ public:
   // described under its Output #N? (Outputs come after the mapping and "Press [q] to stop";
   // with -nostats and an endless input nothing else may follow for a long time.)
   bool header_printed() const;
-  // Has stderr described (Output #N and its streams) every output the mapping names? With
-  // no mapping (a lowered log level) there is nothing to wait for.
+  // Has stderr described every output stream the mapping names? With no mapping (a lowered
+  // log level) there is nothing to wait for.
   bool outputs_described() const;
 
   // metadata() may return from now on; `complete` says whether ffmpeg printed it at its
@@ -47,7 +47,6 @@ private:
 
   sidecar::metadata meta_;
   std::set<std::pair<int, int>> output_streams_; // described {file, stream}: O(log n) lookups
-  std::set<int> output_files_;                   // described Output #N
   std::size_t dropped_ = 0;
   bool settled_ = false;
   bool quiet_ = false;

@@ -147,3 +147,36 @@ exit 0
   CHECK(status);
   CHECK_FALSE(has_children());
 }
+
+TEST_CASE("metadata() waits for every output stream the mapping names, though stdout starts first",
+          "[events][hostile]") {
+  // As ffmpeg 4 can interleave it: the muxer's header reaches stdout while stderr has
+  // described Output #0's first stream only. metadata() must not settle on half an output.
+  fake_ffmpeg fake(R"sh(echo "Stream mapping:" >&2
+echo "  Stream #0:0 -> #0:0 (rawvideo (native) -> mpeg4 (native))" >&2
+echo "  Stream #1:0 -> #0:1 (pcm_s16le (native) -> pcm_s16le (native))" >&2
+echo "Output #0, nut, to 'pipe:':" >&2
+echo "  Stream #0:0: Video: mpeg4, yuv420p, 320x240, 25 fps, 25 tbn" >&2
+printf 'nut header'
+sleep 0.3
+echo "  Stream #0:1: Audio: pcm_s16le, 44100 Hz, mono, s16, 705 kb/s" >&2
+printf 'packets'
+exit 0
+)sh");
+  auto [outs, complete, status] =
+      run([]() -> awaitable<std::tuple<std::size_t, bool, expected<exit_status>>> {
+        auto ff = any_command().spawn(co_await asio::this_coro::executor);
+        REQUIRE(ff);
+        auto m = co_await ff->metadata();
+        std::size_t bytes = 0;
+        while (auto e = co_await ff->next_event())
+          if (auto* c = std::get_if<chunk>(&*e)) bytes += c->size();
+        CHECK(bytes == 17); // nothing staged was lost
+        co_return std::tuple{m.output_streams(0).size(), m.complete, co_await ff->wait()};
+      }(),
+      20s);
+  CHECK(outs == 2);
+  CHECK(complete);
+  CHECK(status);
+  CHECK_FALSE(has_children());
+}
