@@ -2,6 +2,7 @@
 #pragma once
 
 #include <sidecar/error.hpp>
+#include <sidecar/exit_status.hpp>
 #include <sidecar/log.hpp>
 
 #include <filesystem>
@@ -33,6 +34,12 @@ bool carries_gated_option(const std::vector<std::string>& argv);
 // option) pays it once, on the calling thread, so call this at startup to keep that off the
 // io_context. Thread-safe.
 expected<version_info> describe_binary(const std::filesystem::path& program);
+
+// `program -hide_banner -version` judged from its exit status and stdout: the version, or an
+// error naming the program (its first line of output when it failed or printed no version).
+// describe_binary() and ffmpeg_version() both read a run through it.
+expected<version_info> version_from_output(std::string_view program, const exit_status& status,
+                                           std::string_view out);
 
 // Rewrites argv (arguments without the program name) for a binary of version `v`: each gated
 // option the release lacks is replaced by its fallback or dropped with its value, and `notes`

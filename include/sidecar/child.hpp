@@ -12,6 +12,8 @@
 #include <asio/compose.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -64,6 +66,20 @@ struct spawn_options {
   exit_request exit_how = exit_request::quit_key;
   stop_ladder ladder;
   exit_watch watch = exit_watch::automatic;
+
+  // For a program run only to read what it prints (`-version`, ffprobe): stdin /dev/null,
+  // stdout a pipe of the kernel's size, stderr a pipe or /dev/null, SIGTERM to end it.
+  static spawn_options to_read(std::filesystem::path program, std::vector<std::string> args,
+                               bool read_stderr = false) {
+    spawn_options o;
+    o.program = std::move(program);
+    o.args = std::move(args);
+    o.in = stdio::null();
+    if (!read_stderr) o.err = stdio::null();
+    o.stdout_pipe_size = 0;
+    o.exit_how = exit_request::sigterm;
+    return o;
+  }
 };
 
 namespace detail {
@@ -170,5 +186,29 @@ private:
 
   std::shared_ptr<detail::child_state> state_;
 };
+
+// What run_to_end() gathered from a program it ran to its end.
+struct program_output {
+  exit_status status;
+  std::string out;            // stdout, its first run_limits::max_stdout bytes
+  bool out_truncated = false; // stdout had more
+  std::string err;            // stderr's last run_limits::max_stderr bytes, when it is a pipe
+};
+
+struct run_limits {
+  std::chrono::milliseconds timeout{10000};
+  std::size_t max_stdout = 64 * 1024;
+  std::size_t max_stderr = 16 * 1024;
+};
+
+// Runs a program to its end: spawns it, reads its stdout and stderr (those that are pipes) to
+// their end and reaps it, all within limits.timeout. Past the deadline its process group is
+// killed and reaped, and the error is errc::timed_out ("<program> did not finish within N ms").
+// The exit status is the caller's to judge. One helper for every "run a tool, read what it
+// printed" (ffmpeg -version, ffprobe).
+asio::awaitable<expected<program_output>> run_to_end(spawn_options options, run_limits limits = {});
+// The same on the calling thread, on a private io_context: for callers outside a coroutine.
+// It blocks up to limits.timeout.
+expected<program_output> run_to_end_sync(spawn_options options, run_limits limits = {});
 
 } // namespace sidecar

@@ -127,7 +127,7 @@ private:
 // ("N-47683-g0e8eb07980-static") gets the release its libavutil belongs to (origin
 // libraries), so major/minor are usable either way.
 // errc::binary_not_found when the tool is missing; errc::protocol when the output is not a
-// version banner.
+// version banner; errc::timed_out when it does not finish within 10 s (it is killed then).
 asio::awaitable<expected<version_info>> ffmpeg_version(tool which = tool::ffmpeg);
 
 } // namespace sidecar

@@ -3,12 +3,12 @@
 // reported without stalling the others.
 #pragma once
 
+#include <sidecar/detail/wakeup.hpp>
 #include <sidecar/error.hpp>
 #include <sidecar/relay.hpp>
 
 #include <asio/awaitable.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 
 #include <algorithm>
@@ -53,19 +53,19 @@ struct tee_chunk {
 
 struct tee_state {
   explicit tee_state(const asio::any_io_executor& ex, std::size_t n)
-      : wake(ex, asio::steady_timer::time_point::max()), sinks(n) {}
+      : wake(ex), sinks(n) {}
   struct sink {
     std::deque<tee_chunk> queue;
     std::size_t queued = 0;
     bool done = false;
   };
-  asio::steady_timer wake; // never expires: cancel() wakes every waiter
+  wakeup wake; // notify() wakes every waiter
   std::vector<sink> sinks;
   tee_result result;
   std::optional<error> fatal;
   bool source_done = false;
 
-  void notify() { wake.cancel(); }
+  void notify() { wake.notify(); }
   asio::awaitable<void> wait() {
     co_await wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
   }

@@ -2,21 +2,12 @@
 // the builder's options that an older release lacks.
 #include <sidecar/capabilities.hpp>
 
+#include <sidecar/child.hpp>
+
 #include <charconv>
 #include <chrono>
 #include <map>
 #include <mutex>
-
-#include <cerrno>
-#include <csignal>
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-extern char** environ;
 
 namespace sidecar {
 
@@ -30,68 +21,6 @@ const std::vector<gated_option>& gated_options() {
 }
 
 namespace {
-
-// The output of `program args...` on stdout (at most 64 KiB), within `limit`; stdin and
-// stderr are /dev/null. The child is killed and reaped when the limit passes.
-expected<std::string> run_for_stdout(const std::filesystem::path& program,
-                                     const std::vector<std::string>& args,
-                                     std::chrono::milliseconds limit) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe for " + program.native(), errno);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  std::vector<char*> argv;
-  std::string arg0 = program.native();
-  argv.push_back(arg0.data());
-  std::vector<std::string> copy = args;
-  for (auto& a : copy)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, program.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(fds[1]);
-  if (rc != 0) {
-    ::close(fds[0]);
-    return fail_errno("running " + program.native() + " -version", rc);
-  }
-  std::string out;
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  bool timed_out = false;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    int n = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) continue; // the deadline check above ends it
-    char buf[4096];
-    auto got = ::read(fds[0], buf, sizeof buf);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    if (out.size() < 64 * 1024) out.append(buf, static_cast<std::size_t>(got));
-  }
-  ::close(fds[0]);
-  if (timed_out) ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (timed_out)
-    return fail(errc::timed_out, program.native() + " -version did not finish within " +
-                                     std::to_string(limit.count()) + " ms");
-  auto st = exit_status::from_wait_status(status);
-  if (!st.success())
-    return tl::unexpected(error::process_failed(program.native() + " -version failed", st,
-                                                {out.substr(0, out.find('\n'))}));
-  return out;
-}
 
 struct cached {
   std::filesystem::file_time_type mtime;
@@ -110,17 +39,26 @@ expected<version_info> describe_binary(const std::filesystem::path& program) {
     if (auto it = cache.find(program); it != cache.end() && !ec && it->second.mtime == mtime)
       return it->second.version;
   }
-  auto out = run_for_stdout(program, {"-hide_banner", "-version"}, std::chrono::seconds(10));
-  if (!out) return tl::unexpected(out.error());
-  auto v = parse_version_output(*out);
-  if (!v)
-    return fail(errc::protocol, program.native() + " -version printed no version line: '" +
-                                    out->substr(0, std::min<std::size_t>(out->find('\n'), 200)) +
-                                    "'");
+  auto run = run_to_end_sync(spawn_options::to_read(program, {"-hide_banner", "-version"}),
+                             run_limits{std::chrono::seconds(10)});
+  if (!run) return tl::unexpected(run.error());
+  auto v = version_from_output(program.native(), run->status, run->out);
+  if (!v) return v;
   if (!ec) {
     std::lock_guard lock(m);
     cache[program] = cached{mtime, *v};
   }
+  return *v;
+}
+
+expected<version_info> version_from_output(std::string_view program, const exit_status& status,
+                                           std::string_view out) {
+  auto first = out.substr(0, std::min(out.find('\n'), std::size_t{200}));
+  auto what = std::string(program) + " -version";
+  if (!status.success())
+    return tl::unexpected(error::process_failed(what + " failed", status, {std::string(first)}));
+  auto v = parse_version_output(out);
+  if (!v) return fail(errc::protocol, what + " printed no version line: '" + std::string(first) + "'");
   return *v;
 }
 

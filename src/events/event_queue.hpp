@@ -4,10 +4,10 @@
 // one coroutine pulling from it.
 #pragma once
 
+#include <sidecar/detail/wakeup.hpp>
 #include <sidecar/events.hpp>
 
 #include <asio/any_io_executor.hpp>
-#include <asio/steady_timer.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -57,33 +57,6 @@ struct queued_event {
   event e;
   bool starts_line = false;
   std::string line; // empty for a log_line past the text budget: rebuilt from the event then
-};
-
-// The signal between the readers and the coroutine awaiting news: a timer that never
-// expires, cancelled to wake whoever waits on it (Asio 1.22 has no condition variable for
-// coroutines). One waiter at a time. A notify() while nobody waits is remembered: the waiter
-// asks take() before waiting, so no news is lost between its last look and its wait.
-class wakeup {
-public:
-  explicit wakeup(const asio::any_io_executor& ex)
-      : timer_(ex, asio::steady_timer::time_point::max()) {}
-  void notify() noexcept {
-    pending_ = true;
-    try {
-      timer_.cancel();
-    } catch (const std::system_error&) { // epoll's timers do not fail to cancel
-    }
-  }
-  // Was there news since the last take()? Clears it.
-  bool take() noexcept { return std::exchange(pending_, false); }
-  // Completes on the next notify() (operation_aborted then) or on the waiter's cancellation.
-  template <class Token> auto async_wait(Token&& token) {
-    return timer_.async_wait(std::forward<Token>(token));
-  }
-
-private:
-  asio::steady_timer timer_;
-  bool pending_ = false;
 };
 
 class event_queue {
@@ -138,7 +111,7 @@ public:
     return q;
   }
 
-  wakeup wake;
+  wakeup wake; // the one coroutine pulling events waits here
 
 private:
   ring<queued_event> events_;

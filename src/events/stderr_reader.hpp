@@ -4,7 +4,7 @@
 // the run goes to the metadata, the error record and the progress estimate on the way.
 #pragma once
 
-#include "error_record.hpp"
+#include <sidecar/detail/error_record.hpp>
 #include "event_queue.hpp"
 #include "metadata_collector.hpp"
 #include "progress_estimator.hpp"

@@ -4,7 +4,7 @@
 // call, so moving or destroying the ffmpeg_child leaves nothing dangling.
 #pragma once
 
-#include "error_record.hpp"
+#include <sidecar/detail/error_record.hpp>
 #include "event_queue.hpp"
 #include "metadata_collector.hpp"
 #include "progress_estimator.hpp"

@@ -4,6 +4,7 @@
 
 #include <sidecar/find_executable.hpp>
 #include <sidecar/detail/unique_fd.hpp>
+#include <sidecar/detail/wakeup.hpp>
 
 #include "sidecar_config.h"
 
@@ -66,17 +67,15 @@ public:
         s->ex,
         [this, s]() -> asio::awaitable<void> {
           co_await run_ladder_impl(s, /*drain=*/true);
-          std::vector<std::shared_ptr<asio::steady_timer>> wake;
+          std::vector<std::shared_ptr<wakeup>> wake;
           {
             std::lock_guard lock(mutex_);
             adopted_.erase(s);
             if (adopted_.empty()) wake.swap(waiters_);
           }
-          // On each waiter's own executor. An expiry in the past, not a cancel: a wait that
-          // starts after this still completes at once, so no wake-up is lost.
-          for (auto& t : wake)
-            asio::post(t->get_executor(),
-                       [t] { t->expires_at(asio::steady_timer::time_point::min()); });
+          // On each waiter's own executor; latched, so a wait that starts after this still
+          // sees it and no wake-up is lost.
+          for (auto& w : wake) asio::post(w->get_executor(), [w] { w->notify(); });
         },
         asio::detached);
   }
@@ -86,11 +85,11 @@ public:
     return adopted_.size();
   }
 
-  // Registers a waiter's timer, cancelled once no child is adopted; false when none is now.
-  bool add_waiter(std::shared_ptr<asio::steady_timer> t) {
+  // Registers a waiter, notified once no child is adopted; false when none is now.
+  bool add_waiter(std::shared_ptr<wakeup> w) {
     std::lock_guard lock(mutex_);
     if (adopted_.empty()) return false;
-    waiters_.push_back(std::move(t));
+    waiters_.push_back(std::move(w));
     return true;
   }
 
@@ -112,7 +111,7 @@ private:
   std::mutex mutex_;
   bool shut_down_ = false;
   std::set<std::shared_ptr<child_state>> adopted_;
-  std::vector<std::shared_ptr<asio::steady_timer>> waiters_;
+  std::vector<std::shared_ptr<wakeup>> waiters_;
 };
 
 asio::execution_context::id reaper_service::id;
@@ -323,10 +322,12 @@ void child_state::ensure_sigchld() {
 asio::awaitable<void> wait_reaped(asio::any_io_executor ex) {
   auto& reaper = reaper_for(ex);
   for (;;) {
-    auto t = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
-    if (!reaper.add_waiter(t)) co_return;
-    auto [ec] = co_await t->async_wait(use_tuple);
-    (void)ec; // woken when the last adopted child was reaped; look again
+    auto w = std::make_shared<wakeup>(ex);
+    if (!reaper.add_waiter(w)) co_return;
+    if (!w->take()) {
+      auto [ec] = co_await w->async_wait(use_tuple);
+      (void)ec; // woken when the last adopted child was reaped; look again
+    }
     auto cs = co_await asio::this_coro::cancellation_state;
     if (cs.cancelled() != asio::cancellation_type::none)
       throw std::system_error(asio::error::operation_aborted);

@@ -514,3 +514,54 @@ TEST_CASE("verbs on a reaped child say so", "[process]") {
     CHECK((co_await c->async_wait()).success());
   }());
 }
+
+TEST_CASE("run_to_end reads stdout and stderr's tail within their limits, then the status",
+          "[process]") {
+  auto before = open_fds();
+  auto r = run([]() -> awaitable<expected<program_output>> {
+    auto o = spawn_options::to_read(helper(), strings("print", "100000", "5000", "3"), true);
+    co_return co_await run_to_end(std::move(o), run_limits{10s, 65536, 1024});
+  }());
+  REQUIRE(r);
+  CHECK(r->status.code == 3);
+  CHECK(r->out.size() == 65536);
+  CHECK(r->out_truncated);
+  CHECK(r->err.size() == 1024);
+  CHECK(r->err.find("err 4999\n") != std::string::npos); // the tail, not the head
+  CHECK(r->err.find("err 0\n") == std::string::npos);
+  CHECK(open_fds() == before);
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("run_to_end past its deadline kills the program and says so", "[process]") {
+  auto before = open_fds();
+  auto started = std::chrono::steady_clock::now();
+  auto r = run([]() -> awaitable<expected<program_output>> {
+    auto o = spawn_options::to_read(helper(), strings("ignore-term", "30"));
+    co_return co_await run_to_end(std::move(o), run_limits{300ms});
+  }());
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == errc::timed_out);
+  CHECK(r.error().message().find("did not finish within 300 ms") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+  CHECK(open_fds() == before);
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("run_to_end_sync runs outside any io_context, and inside a running one", "[process]") {
+  auto r = run_to_end_sync(spawn_options::to_read(helper(), strings("print", "10", "0", "0")));
+  REQUIRE(r);
+  CHECK(r->status.success());
+  CHECK(r->out == std::string(10, 'o'));
+  CHECK(r->err.empty()); // stderr was /dev/null
+  // On the thread of a running io_context (as describe_binary at spawn time): its own context.
+  auto nested = run([]() -> awaitable<expected<program_output>> {
+    co_return run_to_end_sync(spawn_options::to_read(helper(), strings("exit", "4")));
+  }());
+  REQUIRE(nested);
+  CHECK(nested->status.code == 4);
+  auto missing = run_to_end_sync(spawn_options::to_read("/nonexistent/tool", {}));
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().message().find("/nonexistent/tool") != std::string::npos);
+  CHECK_FALSE(has_children());
+}

@@ -96,5 +96,11 @@ int main(int argc, char** argv) {
       if (c == 'q') return 0;
     return 7;
   }
+  if (mode == "print") { // print OUT ERR CODE: OUT bytes of 'o' on stdout, ERR lines "err N"
+    std::string out(static_cast<std::size_t>(std::atol(argv[2])), 'o');
+    if (!out.empty() && ::write(1, out.data(), out.size()) < 0) return 9;
+    for (int i = 0; i < std::atoi(argv[3]); ++i) std::fprintf(stderr, "err %d\n", i);
+    return std::atoi(argv[4]);
+  }
   return 100;
 }

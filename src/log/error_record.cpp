@@ -1,5 +1,5 @@
 // The lines kept to explain a failure.
-#include "error_record.hpp"
+#include <sidecar/detail/error_record.hpp>
 
 #include <algorithm>
 
@@ -39,3 +39,7 @@ std::vector<std::string> error_record::lines() const {
 }
 
 } // namespace sidecar::detail
+
+#ifdef ASIO_VERSION
+#error "the log layer includes no Asio (DESIGN: log is pure, testable and fuzzable alone)"
+#endif

@@ -1,6 +1,7 @@
-// What explains a failed run: the error-level lines seen last (with the component line just
-// before the first of them, which often names the file), else the last lines, and the first
-// fatal line, which fails a run whatever its exit status.
+// What explains a failed run of ffmpeg or ffprobe (the log layer; the event stream and probe
+// keep one each): the error-level lines seen last (with the component line just before the
+// first of them, which often names the file), else the last lines, and the first fatal line,
+// which fails a run whatever its exit status.
 #pragma once
 
 #include <sidecar/log.hpp>

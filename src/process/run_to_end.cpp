@@ -1,0 +1,80 @@
+// Running a program to its end within a deadline, reading what it prints: one helper for
+// ffmpeg -version (async and at spawn time) and ffprobe.
+#include <sidecar/child.hpp>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+
+#include <array>
+
+namespace sidecar {
+
+namespace {
+
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// Reads a pipe to its end (or error), keeping what `keep` says to keep.
+template <class Keep> asio::awaitable<void> drain(asio::readable_pipe& pipe, Keep keep) {
+  if (!pipe.is_open()) co_return;
+  std::array<char, 16384> buf;
+  for (;;) {
+    auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buf), use_tuple);
+    keep(std::string_view(buf.data(), n));
+    if (ec) co_return;
+  }
+}
+
+} // namespace
+
+asio::awaitable<expected<program_output>> run_to_end(spawn_options o, run_limits limits) {
+  using namespace asio::experimental::awaitable_operators;
+  auto ex = co_await asio::this_coro::executor;
+  auto program = o.program.native();
+  auto c = child::spawn(ex, std::move(o));
+  if (!c) co_return tl::unexpected(c.error());
+  program_output r;
+  auto keep_out = [&](std::string_view b) {
+    auto room = limits.max_stdout - r.out.size();
+    if (b.size() > room) r.out_truncated = true;
+    r.out.append(b.substr(0, room));
+  };
+  auto keep_err = [&](std::string_view b) {
+    r.err.append(b);
+    // The tail only: trimmed when twice the limit, so a long stderr costs no quadratic work.
+    if (r.err.size() > 2 * limits.max_stderr) r.err.erase(0, r.err.size() - limits.max_stderr);
+  };
+  asio::steady_timer deadline(ex, limits.timeout);
+  auto outcome = co_await ((drain(c->stdout_pipe(), keep_out) &&
+                            drain(c->stderr_pipe(), keep_err)) ||
+                           deadline.async_wait(use_tuple));
+  if (outcome.index() == 1) {
+    // The deadline won: the readers were cancelled; end the program's group and reap it.
+    co_await asio::this_coro::reset_cancellation_state();
+    c->kill();
+    co_await c->async_wait(use_tuple);
+    co_return fail(errc::timed_out, program + " did not finish within " +
+                                        std::to_string(limits.timeout.count()) + " ms");
+  }
+  if (r.err.size() > limits.max_stderr) r.err.erase(0, r.err.size() - limits.max_stderr);
+  auto [ec, st] = co_await c->async_wait(use_tuple);
+  if (ec) co_return fail(ec, "waiting for " + program);
+  r.status = st;
+  co_return r;
+}
+
+expected<program_output> run_to_end_sync(spawn_options o, run_limits limits) {
+  asio::io_context ctx;
+  std::optional<expected<program_output>> r;
+  asio::co_spawn(ctx, run_to_end(std::move(o), limits),
+                 [&](std::exception_ptr e, expected<program_output> v) {
+                   if (e) std::rethrow_exception(e); // only bugs throw in it
+                   r = std::move(v);
+                 });
+  ctx.run();
+  return std::move(*r);
+}
+
+} // namespace sidecar
