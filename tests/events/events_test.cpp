@@ -1,6 +1,8 @@
 // The event stream of a running ffmpeg, live: frames, chunks, interleaved outputs, metadata
 // (also of endless runs), progress with percent and ETA, the -progress fd, stdin frames,
-// stderr_lines(), quit, bad input, a slow consumer.
+// stderr_lines(), quit, bad input, a slow consumer. Runs that differ only in their command and
+// in what they promise are rows of a table, one DYNAMIC_SECTION each (Catch2 v2 and v3 alike);
+// drain(), progress_of() and reaped() are the shared run-to-the-end tails.
 #include <sidecar/capabilities.hpp>
 #include <sidecar/ffmpeg_child.hpp>
 
@@ -10,6 +12,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <map>
 
 #include <sys/wait.h>
@@ -17,6 +20,7 @@
 using namespace sidecar;
 using namespace sidecar::test;
 using asio::awaitable;
+using std::chrono::milliseconds;
 
 namespace {
 
@@ -81,6 +85,109 @@ struct tally {
   }
 };
 
+bool any_mentions(const std::vector<log_line>& lines, const std::string& what) {
+  return std::any_of(lines.begin(), lines.end(),
+                     [&](const log_line& l) { return l.text.find(what) != std::string::npos; });
+}
+
+// --- one run, to its end ---------------------------------------------------------------------
+
+// The tail of every run: wait() drains and reaps, so no child of this process is left.
+awaitable<expected<exit_status>> reaped(ffmpeg_child& ff) {
+  auto st = co_await ff.wait();
+  CHECK_FALSE(has_children());
+  co_return st;
+}
+
+// What a run said and produced, read with next_event() to the end, and how it ended.
+struct drained {
+  tally seen;
+  std::map<int, int> frames; // per output index
+  std::size_t chunk_bytes = 0;
+  std::vector<error> errors;         // error events
+  std::vector<log_line> error_lines; // error- and fatal-level lines
+  std::vector<progress> ps;
+  std::vector<log_line> notes; // sidecar's own lines
+  expected<exit_status> status;
+};
+
+// Spawns cmd and reads its event stream to the end. on_frame sees each frame while it still
+// holds its pooled buffer. Frames are numbered from 0 on each output.
+awaitable<drained> drain(command cmd, std::function<void(const frame&)> on_frame = {}) {
+  auto ff = cmd.spawn(co_await asio::this_coro::executor);
+  REQUIRE(ff);
+  drained d;
+  while (auto e = co_await ff->next_event()) {
+    d.seen.add(*e);
+    if (auto* f = std::get_if<frame>(&*e)) {
+      auto& n = d.frames[f->output_index];
+      CHECK(f->number == static_cast<std::uint64_t>(n));
+      ++n;
+      if (on_frame) on_frame(*f);
+    }
+    if (auto* c = std::get_if<chunk>(&*e)) d.chunk_bytes += c->size();
+    if (auto* x = std::get_if<error_event>(&*e)) d.errors.push_back(x->error);
+    if (auto* p = std::get_if<progress>(&*e)) d.ps.push_back(*p);
+    if (auto* l = std::get_if<log_line>(&*e)) {
+      if (l->level == log_level::error || l->level == log_level::fatal) d.error_lines.push_back(*l);
+      if (l->component == "sidecar") d.notes.push_back(*l);
+    }
+  }
+  d.status = co_await reaped(*ff);
+  co_return d;
+}
+
+// Spawns cmd and collects its progress with next_progress(); the run succeeds.
+awaitable<std::vector<progress>> progress_of(command cmd) {
+  auto ff = cmd.spawn(co_await asio::this_coro::executor);
+  REQUIRE(ff);
+  std::vector<progress> out;
+  while (auto p = co_await ff->next_progress())
+    out.push_back(*p);
+  auto st = co_await reaped(*ff);
+  CHECK(st);
+  co_return out;
+}
+
+struct errors_and_status {
+  std::vector<log_line> errors;
+  expected<exit_status> status;
+};
+
+// Spawns cmd and runs it to the end with errors().
+awaitable<errors_and_status> errors_of(command cmd) {
+  auto ff = cmd.spawn(co_await asio::this_coro::executor);
+  REQUIRE(ff);
+  errors_and_status r;
+  r.errors = co_await ff->errors();
+  r.status = co_await reaped(*ff);
+  co_return r;
+}
+
+struct endless_metadata {
+  sidecar::metadata meta;
+  milliseconds took{0};
+  bool running = false; // ffmpeg still ran when metadata() returned
+};
+
+// metadata() of an endless realtime ffmpeg, how long it took; then `q` and a clean exit.
+awaitable<endless_metadata> metadata_of_endless(command cmd) {
+  auto ff = cmd.spawn(co_await asio::this_coro::executor);
+  REQUIRE(ff);
+  auto t0 = std::chrono::steady_clock::now();
+  endless_metadata r;
+  r.meta = co_await ff->metadata();
+  r.took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0);
+  siginfo_t info{};
+  r.running =
+      ::waitid(P_PID, static_cast<id_t>(ff->id()), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+      info.si_pid == 0;
+  CHECK_FALSE(ff->quit());
+  auto st = co_await reaped(*ff);
+  CHECK(st);
+  co_return r;
+}
+
 } // namespace
 
 TEST_CASE("ffmpeg_version parses the installed ffmpeg", "[events]") {
@@ -96,32 +203,22 @@ TEST_CASE("ffmpeg_version parses the installed ffmpeg", "[events]") {
 }
 
 TEST_CASE("rawvideo on stdout arrives as frames, in order, with the right pixels", "[events]") {
-  auto t = run([]() -> awaitable<tally> {
-    auto ff = testsrc_frames(30).spawn(co_await asio::this_coro::executor);
-    REQUIRE(ff);
-    tally seen;
-    std::uint64_t next = 0;
-    while (auto e = co_await ff->next_event()) {
-      seen.add(*e);
-      if (auto* f = std::get_if<frame>(&*e)) {
-        CHECK(f->width == 320);
-        CHECK(f->height == 240);
-        CHECK(f->pix_fmt == "rgb24");
-        CHECK(f->size() == 320u * 240 * 3);
-        CHECK(f->output_index == 0);
-        CHECK(f->number == next++);
-        CHECK(f->timestamp == std::chrono::microseconds(40000 * static_cast<long>(f->number)));
-        // testsrc: black grid corner, red and white bars along the top.
-        CHECK(pixel(*f, 0, 0) == std::array<int, 3>{0, 0, 0});
-        CHECK(pixel(*f, 300, 0) == std::array<int, 3>{255, 255, 255});
-        if (f->number == 0) CHECK(pixel(*f, 40, 0) == std::array<int, 3>{255, 0, 0});
-      }
-    }
-    auto st = co_await ff->wait();
-    REQUIRE(st);
-    CHECK(st->success());
-    co_return seen;
-  }());
+  // drain() checks the order: frame numbers 0, 1, 2, …
+  auto d = run(drain(testsrc_frames(30), [](const frame& f) {
+    CHECK(f.width == 320);
+    CHECK(f.height == 240);
+    CHECK(f.pix_fmt == "rgb24");
+    CHECK(f.size() == 320u * 240 * 3);
+    CHECK(f.output_index == 0);
+    CHECK(f.timestamp == std::chrono::microseconds(40000 * static_cast<long>(f.number)));
+    // testsrc: black grid corner, red and white bars along the top.
+    CHECK(pixel(f, 0, 0) == std::array<int, 3>{0, 0, 0});
+    CHECK(pixel(f, 300, 0) == std::array<int, 3>{255, 255, 255});
+    if (f.number == 0) CHECK(pixel(f, 40, 0) == std::array<int, 3>{255, 0, 0});
+  }));
+  REQUIRE(d.status);
+  CHECK(d.status->success());
+  auto& t = d.seen;
   CHECK(t.kinds["frame"] == 30);
   CHECK(t.kinds["input"] == 1);
   CHECK(t.kinds["output"] == 1);
@@ -136,35 +233,39 @@ TEST_CASE("rawvideo on stdout arrives as frames, in order, with the right pixels
   CHECK(t.first("output") < t.first("frame"));
 }
 
-TEST_CASE("an encoded stream on stdout arrives as chunks with every byte", "[events]") {
-  auto bytes = run([]() -> awaitable<std::size_t> {
-    auto ff = command{}
+TEST_CASE("stdout arrives whole: as frames of each output where they can be cut, else as chunks",
+          "[events]") {
+  // One output's frames: how many, of what size and pixel format.
+  struct output_frames {
+    int count;
+    std::size_t bytes;
+    std::string pix_fmt;
+  };
+
+  // A run whose stdout carries one output or several, and what of it arrives.
+  struct stdout_case {
+    std::string name;
+    command cmd;
+    std::vector<output_frames> frames{}; // by output index; empty: no frame at all
+    std::size_t chunk_bytes_min = 0;     // chunks carry at least this; 0: no chunk at all
+    std::size_t chunk_unit = 1;          // and add up to a whole number of these
+    std::string error{};                 // said by every error event; empty: no error event
+  };
+
+  constexpr std::size_t rgb_64x48 = 64u * 48 * 3;
+  const std::vector<stdout_case> cases = {
+      {.name = "an encoded stream on stdout arrives as chunks with every byte",
+       .cmd = command{}
                   .hide_banner()
                   .format("lavfi")
                   .input("testsrc=size=160x120:rate=25")
                   .frames(50)
                   .codec_video("mpeg4")
                   .format("nut")
-                  .output("-")
-                  .spawn(co_await asio::this_coro::executor);
-    REQUIRE(ff);
-    std::size_t total = 0;
-    int frames = 0;
-    while (auto e = co_await ff->next_event()) {
-      if (auto* c = std::get_if<chunk>(&*e)) total += c->size();
-      if (std::holds_alternative<frame>(*e)) ++frames;
-    }
-    CHECK(frames == 0);
-    auto st = co_await ff->wait();
-    REQUIRE(st);
-    co_return total;
-  }());
-  CHECK(bytes > 1000);
-}
-
-TEST_CASE("interleaved rawvideo outputs come with their output index", "[events]") {
-  auto counts = run([]() -> awaitable<std::map<int, int>> {
-    auto ff = command{}
+                  .output("-"),
+       .chunk_bytes_min = 1001}, // more than 1000
+      {.name = "interleaved rawvideo outputs come with their output index",
+       .cmd = command{}
                   .hide_banner()
                   .format("lavfi")
                   .input("testsrc=size=64x48:rate=10:duration=2")
@@ -176,32 +277,11 @@ TEST_CASE("interleaved rawvideo outputs come with their output index", "[events]
                   .size(32, 24)
                   .format("rawvideo")
                   .pix_fmt("gray")
-                  .output("pipe:1")
-                  .spawn(co_await asio::this_coro::executor);
-    REQUIRE(ff);
-    std::map<int, int> n;
-    while (auto f = co_await ff->next_frame()) {
-      if (f->output_index == 0) {
-        CHECK(f->size() == 64u * 48 * 3);
-        CHECK(f->pix_fmt == "rgb24");
-      } else {
-        CHECK(f->size() == 32u * 24);
-        CHECK(f->pix_fmt == "gray");
-      }
-      CHECK(f->number == static_cast<std::uint64_t>(n[f->output_index]));
-      ++n[f->output_index];
-    }
-    auto st = co_await ff->wait();
-    REQUIRE(st);
-    co_return n;
-  }());
-  CHECK(counts[0] == 20);
-  CHECK(counts[1] == 20);
-}
-
-TEST_CASE("interleaved outputs at different rates: an error event, then chunks", "[events]") {
-  auto r = run([]() -> awaitable<std::pair<std::size_t, bool>> {
-    auto ff = command{}
+                  .output("pipe:1"),
+       .frames = {{20, rgb_64x48, "rgb24"}, {20, 32u * 24, "gray"}}},
+      // Every byte of both outputs arrives: whole frames, at least 10 + 5 of them.
+      {.name = "interleaved outputs at different rates: an error event, then chunks",
+       .cmd = command{}
                   .hide_banner()
                   .format("lavfi")
                   .input("testsrc=size=64x48:rate=10:duration=1")
@@ -213,27 +293,43 @@ TEST_CASE("interleaved outputs at different rates: an error event, then chunks",
                   .rate(5.0)
                   .format("rawvideo")
                   .pix_fmt("rgb24")
-                  .output("pipe:1")
-                  .spawn(co_await asio::this_coro::executor);
-    REQUIRE(ff);
-    std::size_t bytes = 0;
-    bool error_seen = false;
-    while (auto e = co_await ff->next_event()) {
-      if (auto* c = std::get_if<chunk>(&*e)) bytes += c->size();
-      if (auto* x = std::get_if<error_event>(&*e)) {
-        error_seen = true;
-        CHECK(x->error.message().find("frame rates") != std::string::npos);
+                  .output("pipe:1"),
+       .chunk_bytes_min = rgb_64x48 * (10 + 5),
+       .chunk_unit = rgb_64x48,
+       .error = "frame rates"},
+  };
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      auto d = run(drain(c.cmd, [&c](const frame& f) {
+        REQUIRE(f.output_index >= 0);
+        REQUIRE(static_cast<std::size_t>(f.output_index) < c.frames.size());
+        const auto& want = c.frames[static_cast<std::size_t>(f.output_index)];
+        CHECK(f.size() == want.bytes);
+        CHECK(f.pix_fmt == want.pix_fmt);
+      }));
+      REQUIRE(d.status);
+      int frames = 0;
+      for (std::size_t i = 0; i < c.frames.size(); ++i) {
+        INFO("output " << i);
+        CHECK(d.frames[static_cast<int>(i)] == c.frames[i].count);
+        frames += c.frames[i].count;
       }
-      CHECK_FALSE(std::holds_alternative<frame>(*e));
+      CHECK(d.seen.kinds["frame"] == frames);
+      if (c.chunk_bytes_min == 0) {
+        CHECK(d.chunk_bytes == 0);
+      } else {
+        CHECK(d.chunk_bytes >= c.chunk_bytes_min);
+        CHECK(d.chunk_bytes % c.chunk_unit == 0);
+      }
+      if (c.error.empty()) {
+        CHECK(d.errors.empty());
+      } else {
+        CHECK_FALSE(d.errors.empty());
+        for (const auto& x : d.errors)
+          CHECK(x.message().find(c.error) != std::string::npos);
+      }
     }
-    auto st = co_await ff->wait();
-    REQUIRE(st);
-    co_return std::pair{bytes, error_seen};
-  }());
-  CHECK(r.second);
-  // Every byte of both outputs arrives: whole frames, at least 10 + 5 of them.
-  CHECK(r.first % (64u * 48 * 3) == 0);
-  CHECK(r.first >= 64u * 48 * 3 * (10 + 5));
+  }
 }
 
 TEST_CASE("metadata() collects inputs, outputs and streams, and frames still follow", "[events]") {
@@ -282,10 +378,8 @@ TEST_CASE("metadata() collects inputs, outputs and streams, and frames still fol
     }
     CHECK(inputs == 2);
     CHECK(chunks > 0);
-    {
-      auto status = co_await ff->wait();
-      CHECK(status);
-    }
+    auto st = co_await reaped(*ff);
+    CHECK(st);
   }());
 }
 
@@ -302,54 +396,36 @@ TEST_CASE("metadata() completes when the log level hides it", "[events]") {
     auto m = co_await ff->metadata();
     CHECK(m.inputs.empty());
     CHECK(m.outputs.empty());
-    {
-      auto status = co_await ff->wait();
-      CHECK(status);
-    }
+    auto st = co_await reaped(*ff);
+    CHECK(st);
   }());
 }
 
-TEST_CASE("progress events carry time, speed and a percent of the known total", "[events]") {
-  auto ps = run([]() -> awaitable<std::vector<progress>> {
-    auto ff = command{}
+TEST_CASE("progress events carry frame, time, speed and a percent of the known total; one is final",
+          "[events]") {
+  // A run whose total is known, and where its last progress event must land.
+  struct progress_case {
+    std::string name;
+    command cmd;
+    std::uint64_t frames;
+    double seconds;
+  };
+
+  const std::vector<progress_case> cases = {
+      {.name = "stats lines on stderr",
+       .cmd = command{}
                   .format("lavfi")
                   .input("testsrc=size=320x240:rate=25")
                   .duration("4")
                   .stats_period("0.1")
                   .codec_video("mpeg4")
                   .format("null")
-                  .output("-")
-                  .spawn(co_await asio::this_coro::executor);
-    REQUIRE(ff);
-    std::vector<progress> out;
-    while (auto p = co_await ff->next_progress())
-      out.push_back(*p);
-    {
-      auto status = co_await ff->wait();
-      CHECK(status);
-    }
-    co_return out;
-  }());
-  REQUIRE_FALSE(ps.empty());
-  const auto& last = ps.back();
-  CHECK(last.final);
-  REQUIRE(last.frame);
-  CHECK(*last.frame == 100);
-  REQUIRE(last.time);
-  CHECK(last.time->count() == Approx(4e6).margin(1e5));
-  REQUIRE(last.percent);
-  CHECK(*last.percent == Approx(100.0));
-  for (const auto& p : ps) {
-    if (!p.percent) continue;
-    CHECK(*p.percent >= 0.0);
-    CHECK(*p.percent <= 100.0);
-  }
-  CHECK(last.speed.has_value());
-}
-
-TEST_CASE("-progress pipe:3 is read from its own fd as the source of progress", "[events]") {
-  auto ps = run([]() -> awaitable<std::vector<progress>> {
-    auto ff = command{}
+                  .output("-"),
+       .frames = 100,
+       .seconds = 4},
+      // stderr's stats lines are then left out of the stream.
+      {.name = "-progress pipe:3, read from its own fd as the source of progress",
+       .cmd = command{}
                   .format("lavfi")
                   .input("testsrc=size=320x240:rate=25")
                   .frames(50)
@@ -357,26 +433,33 @@ TEST_CASE("-progress pipe:3 is read from its own fd as the source of progress", 
                   .stats_period("0.1")
                   .codec_video("mpeg4")
                   .format("null")
-                  .output("-")
-                  .spawn(co_await asio::this_coro::executor);
-    REQUIRE(ff);
-    std::vector<progress> out;
-    while (auto p = co_await ff->next_progress())
-      out.push_back(*p);
-    {
-      auto status = co_await ff->wait();
-      CHECK(status);
+                  .output("-"),
+       .frames = 50,
+       .seconds = 2},
+  };
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      auto ps = run(progress_of(c.cmd));
+      REQUIRE_FALSE(ps.empty());
+      const auto& last = ps.back();
+      CHECK(last.final);
+      REQUIRE(last.frame);
+      CHECK(*last.frame == c.frames);
+      REQUIRE(last.time);
+      CHECK(last.time->count() == Approx(c.seconds * 1e6).margin(1e5));
+      REQUIRE(last.percent);
+      CHECK(*last.percent == Approx(100.0));
+      for (const auto& p : ps) {
+        if (!p.percent) continue;
+        CHECK(*p.percent >= 0.0);
+        CHECK(*p.percent <= 100.0);
+      }
+      CHECK(last.speed.has_value());
+      // Each block of stats ends in one event (with -progress: at progress=continue/end);
+      // there is one end.
+      CHECK(std::count_if(ps.begin(), ps.end(), [](auto& p) { return p.final; }) == 1);
     }
-    co_return out;
-  }());
-  REQUIRE_FALSE(ps.empty());
-  CHECK(ps.back().final);
-  REQUIRE(ps.back().frame);
-  CHECK(*ps.back().frame == 50);
-  REQUIRE(ps.back().percent);
-  CHECK(*ps.back().percent == Approx(100.0));
-  // Only the pipe's blocks: every one of them ends at progress=continue/end; there is one end.
-  CHECK(std::count_if(ps.begin(), ps.end(), [](auto& p) { return p.final; }) == 1);
+  }
 }
 
 TEST_CASE("frames written to stdin are encoded; close_stdin ends the input", "[events]") {
@@ -402,7 +485,7 @@ TEST_CASE("frames written to stdin are encoded; close_stdin ends the input", "[e
     std::uint64_t last = 0;
     while (auto p = co_await ff->next_progress())
       if (p->frame) last = *p->frame;
-    auto st = co_await ff->wait();
+    auto st = co_await reaped(*ff);
     REQUIRE(st);
     co_return last;
   }());
@@ -421,61 +504,75 @@ TEST_CASE("quit() while reading frames: the stream ends cleanly", "[events]") {
     while (auto f = co_await ff->next_frame()) {
       if (++n == 10) CHECK_FALSE(ff->quit());
     }
-    auto st = co_await ff->wait();
+    auto st = co_await reaped(*ff);
     CHECK(st);
     co_return n;
   }());
   CHECK(n >= 10);
 }
 
-TEST_CASE("a missing input ends the stream with an error event and a failed wait", "[events]") {
-  run([]() -> awaitable<void> {
-    auto ff = command{}
-                  .input("/nonexistent/sidecar.mp4")
-                  .rawvideo()
-                  .spawn(co_await asio::this_coro::executor);
-    REQUIRE(ff);
-    std::optional<error> seen;
-    std::vector<log_line> errors;
-    while (auto e = co_await ff->next_event()) {
-      if (auto* x = std::get_if<error_event>(&*e)) seen = x->error;
-      if (auto* l = std::get_if<log_line>(&*e);
-          l && (l->level == log_level::error || l->level == log_level::fatal))
-        errors.push_back(*l);
-    }
-    REQUIRE(seen);
-    CHECK(*seen == errc::process_failed);
-    REQUIRE(seen->status());
-    CHECK(seen->status()->code > 0); // 1 up to 5.1, 254 on 7.x
-    CHECK(seen->message().find("No such file or directory") != std::string::npos);
-    REQUIRE_FALSE(errors.empty());
-    // 5.1: "path: No such file or directory"; 7.x: the reason and the path on separate lines.
-    CHECK(std::any_of(errors.begin(), errors.end(), [](auto& l) {
-      return l.text.find("No such file or directory") != std::string::npos;
-    }));
-    CHECK(std::any_of(errors.begin(), errors.end(), [](auto& l) {
-      return l.text.find("/nonexistent/sidecar.mp4") != std::string::npos;
-    }));
-    auto st = co_await ff->wait();
-    REQUIRE_FALSE(st);
-    CHECK(st.error() == errc::process_failed);
-  }());
-}
+TEST_CASE("a command ffmpeg cannot run fails with its reason: an error event, error lines, a "
+          "failed wait",
+          "[events]") {
+  // A command ffmpeg cannot run, and its words for why.
+  struct failing_case {
+    std::string name;
+    command cmd;
+    std::string reason; // in the error, and in one of its error lines
+    std::string path{}; // in one of its error lines too, unless empty
+  };
 
-TEST_CASE("an unwritable output fails with ffmpeg's reason", "[events]") {
-  run([]() -> awaitable<void> {
-    auto ff = command{}
+  const std::vector<failing_case> cases = {
+      {.name = "a missing input",
+       .cmd = command{}.input("/nonexistent/sidecar.mp4").rawvideo(),
+       .reason = "No such file or directory",
+       .path = "/nonexistent/sidecar.mp4"},
+      {.name = "an unwritable output",
+       .cmd =
+           command{}.format("lavfi").input("testsrc=duration=1").output("/nonexistent-dir/out.mp4"),
+       .reason = "No such file or directory",
+       .path = "/nonexistent-dir/out.mp4"},
+      {.name = "invalid arguments",
+       .cmd = command{}
+                  .arg("-no_such_option")
+                  .arg("1")
                   .format("lavfi")
-                  .input("testsrc=duration=1")
-                  .output("/nonexistent-dir/out.mp4")
-                  .spawn(co_await asio::this_coro::executor);
-    REQUIRE(ff);
-    auto errs = co_await ff->errors();
-    REQUIRE_FALSE(errs.empty());
-    auto st = co_await ff->wait();
-    REQUIRE_FALSE(st);
-    CHECK(st.error().message().find("No such file or directory") != std::string::npos);
-  }());
+                  .input("testsrc")
+                  .format("null")
+                  .output("-"),
+       .reason = "no_such_option"},
+  };
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      SECTION("read with next_event()") {
+        auto d = run(drain(c.cmd));
+        REQUIRE_FALSE(d.errors.empty());
+        const auto& seen = d.errors.back();
+        CHECK(seen == errc::process_failed);
+        REQUIRE(seen.status());
+        CHECK(seen.status()->code > 0); // 1 up to 5.1, 254 on 7.x
+        CHECK(seen.message().find(c.reason) != std::string::npos);
+        REQUIRE_FALSE(d.error_lines.empty());
+        // 5.1: "path: No such file or directory"; 7.x: the reason and the path on separate
+        // lines.
+        CHECK(any_mentions(d.error_lines, c.reason));
+        if (!c.path.empty()) CHECK(any_mentions(d.error_lines, c.path));
+        REQUIRE_FALSE(d.status);
+        CHECK(d.status.error() == errc::process_failed);
+        REQUIRE(d.status.error().status());
+        CHECK_FALSE(d.status.error().status()->success());
+        CHECK(d.status.error().message().find(c.reason) != std::string::npos);
+      }
+      SECTION("read with errors()") {
+        auto r = run(errors_of(c.cmd));
+        REQUIRE_FALSE(r.errors.empty());
+        CHECK(any_mentions(r.errors, c.reason));
+        if (!c.path.empty()) CHECK(any_mentions(r.errors, c.path));
+        REQUIRE_FALSE(r.status);
+        CHECK(r.status.error().message().find(c.reason) != std::string::npos);
+      }
+    }
+  }
 }
 
 TEST_CASE("a noisy stderr never blocks a program that only wants frames", "[events]") {
@@ -492,10 +589,8 @@ TEST_CASE("a noisy stderr never blocks a program that only wants frames", "[even
     int n = 0;
     while (co_await ff->next_frame())
       ++n;
-    {
-      auto status = co_await ff->wait();
-      CHECK(status);
-    }
+    auto st = co_await reaped(*ff);
+    CHECK(st);
     co_return n;
   }());
   CHECK(n == 500);
@@ -526,10 +621,8 @@ TEST_CASE("a slow consumer of 1080p frames keeps memory flat", "[events][memory]
           co_await t.async_wait(asio::use_awaitable);
         }
         CHECK(n == 120);
-        {
-          auto status = co_await ff->wait();
-          CHECK(status);
-        }
+        auto st = co_await reaped(*ff);
+        CHECK(st);
         co_return std::pair{warm, peak};
       }(),
       60s);
@@ -555,161 +648,118 @@ TEST_CASE("a dropped ffmpeg_child is stopped and reaped, leaving no fd", "[event
   CHECK(open_fds() == before);
 }
 
-TEST_CASE("invalid arguments fail at once with ffmpeg's reason", "[events]") {
-  run([]() -> awaitable<void> {
-    auto ff = command{}
-                  .arg("-no_such_option")
-                  .arg("1")
+TEST_CASE("metadata() of an endless run returns while it runs: once the outputs are described, "
+          "or at once and empty at a lowered log level",
+          "[events]") {
+  // An output stream as metadata() must describe it.
+  struct described_stream {
+    stream_type type;
+    int width = 0; // checked unless 0
+  };
+
+  // An endless run, how soon metadata() must return, and what it must hold then.
+  struct endless_case {
+    std::string name;
+    command cmd;
+    milliseconds within;
+    bool complete;                       // else empty: no input, output or mapping
+    std::size_t inputs = 0;              // when complete: as many inputs,
+    std::size_t mapping = 0;             // mapping entries
+    std::vector<described_stream> out{}; // and streams of the one output
+  };
+
+  const std::vector<endless_case> cases = {
+      // No stats line, no stdout, no end of stderr: only the header itself can settle it.
+      {.name = "-nostats: returns once the outputs are described, every stream of them",
+       .cmd = command{}
+                  .arg("-nostats")
+                  .realtime()
                   .format("lavfi")
-                  .input("testsrc")
+                  .input("testsrc=size=64x48:rate=25")
+                  .realtime()
+                  .format("lavfi")
+                  .input("sine=sample_rate=8000")
+                  .map("0:v")
+                  .map("1:a")
                   .format("null")
-                  .output("-")
-                  .spawn(co_await asio::this_coro::executor);
-    REQUIRE(ff);
-    std::optional<error> seen;
-    for (;;) {
-      auto e = co_await ff->next_event();
-      if (!e) break;
-      if (auto* x = std::get_if<error_event>(&*e)) seen = x->error;
+                  .output("-"),
+       .within = 3000ms,
+       .complete = true,
+       .inputs = 2,
+       .mapping = 2,
+       // both output streams, not just the first one described
+       .out = {{stream_type::video}, {stream_type::audio}}},
+      // A filter graph's mapping names its output only in text.
+      {.name = "-nostats, a filter graph: returns once its output is described",
+       .cmd = command{}
+                  .arg("-nostats")
+                  .realtime()
+                  .format("lavfi")
+                  .input("testsrc=size=64x48:rate=25")
+                  .filter_complex("[0:v]scale=32:24[o]")
+                  .map("[o]")
+                  .format("null")
+                  .output("-"),
+       .within = 3000ms,
+       .complete = true,
+       .inputs = 1,
+       .mapping = 2,
+       .out = {{stream_type::video, 32}}},
+      // Less than usual is printed: what there is is all there is.
+      {.name = "-loglevel error: returns at once, empty",
+       .cmd = command{}
+                  .loglevel("error")
+                  .realtime()
+                  .format("lavfi")
+                  .input("testsrc=size=64x48:rate=25")
+                  .format("null")
+                  .output("-"),
+       .within = 500ms,
+       .complete = false},
+      // Flags before the level, as ffmpeg accepts them.
+      {.name = "-v repeat+level+warning: returns at once, empty",
+       .cmd = command{}
+                  .arg("-v")
+                  .arg("repeat+level+warning")
+                  .realtime()
+                  .format("lavfi")
+                  .input("testsrc=size=64x48:rate=25")
+                  .format("null")
+                  .output("-"),
+       .within = 500ms,
+       .complete = false},
+  };
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      auto r = run(metadata_of_endless(c.cmd), 20s);
+      CHECK(r.took < c.within);
+      CHECK(r.running);
+      CHECK(r.meta.complete == c.complete);
+      CHECK(r.meta.inputs.size() == c.inputs);
+      REQUIRE(r.meta.outputs.size() == (c.complete ? 1u : 0u));
+      CHECK(r.meta.mapping.size() == c.mapping);
+      auto out = r.meta.output_streams(0);
+      REQUIRE(out.size() == c.out.size());
+      for (std::size_t i = 0; i < out.size(); ++i) {
+        INFO("output stream " << i);
+        CHECK(out[i]->type == c.out[i].type);
+        if (c.out[i].width != 0) CHECK(out[i]->width == c.out[i].width);
+      }
     }
-    REQUIRE(seen);
-    CHECK(seen->message().find("no_such_option") != std::string::npos);
-    auto st = co_await ff->wait();
-    REQUIRE_FALSE(st);
-    REQUIRE(st.error().status());
-    CHECK_FALSE(st.error().status()->success());
-  }());
-}
-
-namespace {
-
-using std::chrono::milliseconds;
-
-struct endless_metadata {
-  sidecar::metadata meta;
-  milliseconds took{0};
-  bool running = false; // ffmpeg still ran when metadata() returned
-};
-
-// metadata() of an endless realtime ffmpeg, how long it took; then `q` and a clean exit.
-awaitable<endless_metadata> metadata_of_endless(command cmd) {
-  auto ff = cmd.spawn(co_await asio::this_coro::executor);
-  REQUIRE(ff);
-  auto t0 = std::chrono::steady_clock::now();
-  endless_metadata r;
-  r.meta = co_await ff->metadata();
-  r.took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0);
-  siginfo_t info{};
-  r.running =
-      ::waitid(P_PID, static_cast<id_t>(ff->id()), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-      info.si_pid == 0;
-  CHECK_FALSE(ff->quit());
-  auto st = co_await ff->wait();
-  CHECK(st);
-  co_return r;
-}
-
-} // namespace
-
-TEST_CASE("metadata() of an endless -nostats run returns once the outputs are described",
-          "[events]") {
-  // No stats line, no stdout, no end of stderr: only the header itself can settle it.
-  auto r = run(metadata_of_endless(command{}
-                                       .arg("-nostats")
-                                       .realtime()
-                                       .format("lavfi")
-                                       .input("testsrc=size=64x48:rate=25")
-                                       .realtime()
-                                       .format("lavfi")
-                                       .input("sine=sample_rate=8000")
-                                       .map("0:v")
-                                       .map("1:a")
-                                       .format("null")
-                                       .output("-")),
-               20s);
-  CHECK(r.took < 3000ms);
-  CHECK(r.running);
-  CHECK(r.meta.complete);
-  CHECK(r.meta.inputs.size() == 2);
-  REQUIRE(r.meta.outputs.size() == 1);
-  CHECK(r.meta.mapping.size() == 2);
-  auto out = r.meta.output_streams(0);
-  REQUIRE(out.size() == 2); // both output streams, not just the first one described
-  CHECK(out[0]->type == stream_type::video);
-  CHECK(out[1]->type == stream_type::audio);
-
-  // A filter graph's mapping names its output only in text.
-  auto g = run(metadata_of_endless(command{}
-                                       .arg("-nostats")
-                                       .realtime()
-                                       .format("lavfi")
-                                       .input("testsrc=size=64x48:rate=25")
-                                       .filter_complex("[0:v]scale=32:24[o]")
-                                       .map("[o]")
-                                       .format("null")
-                                       .output("-")),
-               20s);
-  CHECK(g.took < 3000ms);
-  CHECK(g.running);
-  CHECK(g.meta.complete);
-  auto gout = g.meta.output_streams(0);
-  REQUIRE(gout.size() == 1);
-  CHECK(gout[0]->width == 32);
-}
-
-TEST_CASE("metadata() of an endless run at a lowered log level returns at once, empty",
-          "[events]") {
-  auto r = run(metadata_of_endless(command{}
-                                       .loglevel("error")
-                                       .realtime()
-                                       .format("lavfi")
-                                       .input("testsrc=size=64x48:rate=25")
-                                       .format("null")
-                                       .output("-")),
-               20s);
-  CHECK(r.took < 500ms);
-  CHECK(r.running);
-  CHECK_FALSE(r.meta.complete); // less than usual was printed: this is all there is
-  CHECK(r.meta.inputs.empty());
-  CHECK(r.meta.outputs.empty());
-
-  // Flags before the level, as ffmpeg accepts them.
-  auto w = run(metadata_of_endless(command{}
-                                       .arg("-v")
-                                       .arg("repeat+level+warning")
-                                       .realtime()
-                                       .format("lavfi")
-                                       .input("testsrc=size=64x48:rate=25")
-                                       .format("null")
-                                       .output("-")),
-               20s);
-  CHECK(w.took < 500ms);
-  CHECK(w.running);
-  CHECK_FALSE(w.meta.complete);
+  }
 }
 
 TEST_CASE("progress events carry an ETA that counts down to 0 when the total is known",
           "[events]") {
-  auto ps = run(
-      []() -> awaitable<std::vector<progress>> {
-        auto ff = command{}
-                      .realtime()
-                      .format("lavfi")
-                      .input("testsrc=size=64x48:rate=25")
-                      .duration("2")
-                      .stats_period("0.2")
-                      .format("null")
-                      .output("-")
-                      .spawn(co_await asio::this_coro::executor);
-        REQUIRE(ff);
-        std::vector<progress> out;
-        while (auto p = co_await ff->next_progress())
-          out.push_back(*p);
-        auto st = co_await ff->wait();
-        CHECK(st);
-        co_return out;
-      }(),
-      20s);
+  auto ps = run(progress_of(command{}
+                                .realtime()
+                                .format("lavfi")
+                                .input("testsrc=size=64x48:rate=25")
+                                .duration("2")
+                                .stats_period("0.2")
+                                .format("null")
+                                .output("-")),
+                20s);
   REQUIRE(ps.size() >= 4);
   std::string seen; // for a failure's message
   for (const auto& p : ps)
@@ -752,7 +802,7 @@ TEST_CASE("stderr_lines() returns every line of stderr as text", "[events]") {
                   .spawn(co_await asio::this_coro::executor);
     REQUIRE(ff);
     auto all = co_await ff->stderr_lines();
-    auto st = co_await ff->wait();
+    auto st = co_await reaped(*ff);
     CHECK(st);
     co_return all;
   }());
@@ -795,33 +845,16 @@ TEST_CASE("on a release without -stats_period, progress still comes, with a note
   REQUIRE(program);
   auto version = describe_binary(*program);
   REQUIRE(version);
-  struct seen {
-    std::vector<progress> ps;
-    std::vector<log_line> notes;
-  };
-  auto r = run(
-      []() -> awaitable<seen> {
-        auto ff = command{}
-                      .realtime()
-                      .format("lavfi")
-                      .input("testsrc=size=64x48:rate=25")
-                      .duration("1.6")
-                      .stats_period("0.1")
-                      .format("null")
-                      .output("-")
-                      .spawn(co_await asio::this_coro::executor);
-        REQUIRE(ff);
-        seen s;
-        while (auto e = co_await ff->next_event()) {
-          if (auto* p = std::get_if<progress>(&*e)) s.ps.push_back(*p);
-          if (auto* l = std::get_if<log_line>(&*e); l && l->component == "sidecar")
-            s.notes.push_back(*l);
-        }
-        auto st = co_await ff->wait();
-        CHECK(st);
-        co_return s;
-      }(),
-      20s);
+  auto r = run(drain(command{}
+                         .realtime()
+                         .format("lavfi")
+                         .input("testsrc=size=64x48:rate=25")
+                         .duration("1.6")
+                         .stats_period("0.1")
+                         .format("null")
+                         .output("-")),
+               20s);
+  CHECK(r.status);
   INFO("ffmpeg " << version->version);
   // At 0.1 s (4.4 and later) or ffmpeg's own 0.5 s: progress before the end either way.
   CHECK(std::count_if(r.ps.begin(), r.ps.end(), [](auto& p) { return !p.final; }) >= 2);
