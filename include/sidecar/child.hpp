@@ -66,6 +66,11 @@ struct spawn_options {
   exit_request exit_how = exit_request::quit_key;
   stop_ladder ladder;
   exit_watch watch = exit_watch::automatic;
+  // std::exit() (or a return from main with the io_context still alive) SIGKILLs the child's
+  // group, from an atexit handler, rather than leaving it running, reparented. Not covered:
+  // a program killed by a signal or by _exit() — posix_spawn has no hook for
+  // PR_SET_PDEATHSIG, which would also tie the child to the spawning thread, not the program.
+  bool kill_on_exit = true;
 
   // For a program run only to read what it prints (`-version`, ffprobe): stdin /dev/null,
   // stdout a pipe of the kernel's size, stderr a pipe or /dev/null, SIGTERM to end it.

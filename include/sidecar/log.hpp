@@ -154,6 +154,9 @@ struct progress {
 // Any other line, with its level and the component tag it had (`[libx264 @ 0x55…]` →
 // "libx264 @ 0x55…"), both stripped from the text.
 struct log_line {
+  // From the `[level]` tag. ffmpeg tags only a message's first line: in a tagged stderr, an
+  // untagged line (the rest of a message with a newline in it, e.g. in a path) takes the
+  // level of the line before it.
   log_level level = log_level::unknown;
   std::string component;
   std::string text;
@@ -238,6 +241,8 @@ private:
   std::uint64_t fed_ = 0;
   std::string_view current_;
   std::pair<std::size_t, std::size_t> tag_{0, 0};
+  bool tagged_ = false;                        // a line of this stream had a [level] tag
+  log_level line_level_ = log_level::unknown; // the last line's, for an untagged next line
   // ffmpeg does not always mark its last stats line (audio-only runs print `size=`, not
   // `Lsize=`); the summary (`video:…kB audio:…kB …`) tells. Up to 6.x it follows the last
   // stats line, which it then repeats as final; from 7.0 each output's summary comes first

@@ -543,6 +543,12 @@ void log_parser::line(std::string_view raw, sink_ref s) {
   log_level level = log_level::unknown;
   sv component;
   sv text = strip_prefixes(raw, level, component);
+  // ffmpeg tags a message once: an untagged line in a tagged stream continues the one before.
+  if (tag_.second != 0)
+    tagged_ = true;
+  else if (level == log_level::unknown && tagged_)
+    level = line_level_;
+  line_level_ = level;
   auto t = trim(text);
   if (t.empty()) return;
   ++lines_;

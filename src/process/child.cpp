@@ -19,6 +19,7 @@
 #include <asio/this_coro.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <cerrno>
 #include <csignal>
@@ -170,15 +171,61 @@ asio::awaitable<ladder_result> reaper_service::run_ladder_impl(std::shared_ptr<c
   co_return ladder_result{ec, s->status.value_or(exit_status{})};
 }
 
+// The children still running, by pid: std::exit() (atexit) kills their groups, so a program
+// that exits without destroying its io_context leaves no ffmpeg behind. Removed before the
+// reaping waitpid (the zombie still holds the pid), so a reused pid is never signalled.
+// Allocated once and never freed: the handler runs while statics are being destroyed.
+struct live_children {
+  std::mutex m;
+  std::set<pid_t> pids;
+};
+live_children& live() {
+  static auto* l = new live_children;
+  return *l;
+}
+
+void kill_live_children() noexcept {
+  auto& l = live();
+  std::lock_guard lock(l.m);
+  for (pid_t p : l.pids) {
+    ::kill(-p, SIGKILL);
+    ::kill(p, SIGKILL);
+  }
+  for (pid_t p : l.pids)
+    while (::waitpid(p, nullptr, 0) == -1 && errno == EINTR) {
+    }
+  l.pids.clear();
+}
+
+void track_until_exit(pid_t pid) {
+  static std::once_flag once;
+  std::call_once(once, [] { std::atexit(kill_live_children); });
+  auto& l = live();
+  std::lock_guard lock(l.m);
+  l.pids.insert(pid);
+}
+
+void untrack(pid_t pid) noexcept {
+  auto& l = live();
+  std::lock_guard lock(l.m);
+  l.pids.erase(pid);
+}
+
 bool pidfd_supported() {
 #if SIDECAR_HAS_PIDFD
-  static const bool ok = [] {
-    int fd = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
-    if (fd < 0) return false;
+  // Only a definite answer is kept: a probe that failed for want of a descriptor (EMFILE,
+  // ENFILE) or memory says nothing of the kernel, and is asked again next time.
+  enum : int { unknown, yes, no };
+  static std::atomic<int> known{unknown};
+  if (int k = known.load(std::memory_order_relaxed); k != unknown) return k == yes;
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+  if (fd >= 0) {
     ::close(fd);
+    known.store(yes, std::memory_order_relaxed);
     return true;
-  }();
-  return ok;
+  }
+  if (errno != EMFILE && errno != ENFILE && errno != ENOMEM) known.store(no, std::memory_order_relaxed);
+  return false;
 #else
   return false;
 #endif
@@ -217,6 +264,7 @@ bool child_state::try_reap(std::error_code& ec, bool kill_group) {
     return false;
   }
   if (info.si_pid == 0) return false; // still running
+  untrack(pid);
   if (kill_group) ::kill(-pid, SIGKILL);
   int raw = 0;
   pid_t r;
@@ -307,6 +355,7 @@ void child_state::kill_and_reap() noexcept {
   if (status || pid <= 0) return;
   ::kill(-pid, SIGKILL);
   ::kill(pid, SIGKILL);
+  untrack(pid);
   int raw = 0;
   pid_t r;
   do r = ::waitpid(pid, &raw, 0);
@@ -317,6 +366,17 @@ void child_state::kill_and_reap() noexcept {
 
 void child_state::ensure_sigchld() {
   if (!sigchld) sigchld.emplace(ex, SIGCHLD);
+}
+
+std::error_code child_state::try_ensure_sigchld() noexcept {
+  try {
+    ensure_sigchld();
+    return {};
+  } catch (const std::system_error& e) {
+    return e.code();
+  } catch (const std::bad_alloc&) {
+    return std::make_error_code(std::errc::not_enough_memory);
+  }
 }
 
 asio::awaitable<void> wait_reaped(asio::any_io_executor ex) {
@@ -390,7 +450,14 @@ expected<child> child::spawn(const executor_type& ex, spawn_options o) {
                       o.cwd->string() + " is not a directory");
   }
 
-  auto state = std::make_shared<detail::child_state>(ex);
+  std::shared_ptr<detail::child_state> state;
+  try {
+    // The first descriptor object of an io_context makes its reactor (epoll, eventfd): at
+    // EMFILE Asio throws, and that is an error to return.
+    state = std::make_shared<detail::child_state>(ex);
+  } catch (const std::system_error& e) {
+    return fail(e.code(), "spawn " + program.filename().string() + ": " + e.what());
+  }
   state->ladder = o.ladder;
   state->exit_how = o.exit_how;
 
@@ -428,9 +495,12 @@ expected<child> child::spawn(const executor_type& ex, spawn_options o) {
     }
     return {};
   };
-  if (auto r = std_stream(0, o.in, our_in, "stdin"); !r) return tl::unexpected(r.error());
-  if (auto r = std_stream(1, o.out, our_out, "stdout"); !r) return tl::unexpected(r.error());
-  if (auto r = std_stream(2, o.err, our_err, "stderr"); !r) return tl::unexpected(r.error());
+  if (auto r = std_stream(0, o.in, our_in, "stdin"); !r)
+    return tl::unexpected(r.error().prefix("spawn " + program.filename().string()));
+  if (auto r = std_stream(1, o.out, our_out, "stdout"); !r)
+    return tl::unexpected(r.error().prefix("spawn " + program.filename().string()));
+  if (auto r = std_stream(2, o.err, our_err, "stderr"); !r)
+    return tl::unexpected(r.error().prefix("spawn " + program.filename().string()));
   if (our_out && o.stdout_pipe_size > 0) {
     // Best effort: an unprivileged program may be capped by /proc/sys/fs/pipe-max-size.
     ::fcntl(our_out.get(), F_SETPIPE_SZ, static_cast<int>(o.stdout_pipe_size));
@@ -438,7 +508,7 @@ expected<child> child::spawn(const executor_type& ex, spawn_options o) {
   for (int fd : o.output_pipes) {
     if (fd <= 2) return fail(errc::bad_argument, "spawn: output pipe fd must be above 2");
     auto p = make_pipe("output");
-    if (!p) return tl::unexpected(p.error());
+    if (!p) return tl::unexpected(p.error().prefix("spawn " + program.filename().string()));
     plan.emplace_back(fd, p->write.get());
     our_extra.emplace_back(fd, std::move(p->read));
     child_ends.push_back(std::move(p->write));
@@ -460,7 +530,10 @@ expected<child> child::spawn(const executor_type& ex, spawn_options o) {
   if (o.cwd) ::posix_spawn_file_actions_addchdir_np(&fa.fa, o.cwd->c_str());
   for (auto& [target, src] : plan) {
     unique_fd high(::fcntl(src, F_DUPFD_CLOEXEC, max_target + 1));
-    if (!high) return fail_errno("spawn: duplicating fd " + std::to_string(src), errno);
+    if (!high)
+      return fail_errno("spawn " + program.filename().string() + ": duplicating fd " +
+                            std::to_string(src),
+                        errno);
     ::posix_spawn_file_actions_adddup2(&fa.fa, high.get(), target);
     lifted.push_back(std::move(high));
   }
@@ -499,7 +572,12 @@ expected<child> child::spawn(const executor_type& ex, spawn_options o) {
     return fail(std::make_error_code(std::errc::function_not_supported),
                 "spawn: pidfd_open is not available on this kernel");
   // The SIGCHLD fallback listens before the child exists, so its exit cannot be missed.
-  if (!use_pidfd) state->ensure_sigchld();
+  // Asio's signal service needs a pipe of its own the first time: at EMFILE that is an error
+  // to return, not an exception.
+  if (!use_pidfd) {
+    if (auto e = state->try_ensure_sigchld())
+      return fail(e, "spawn " + program.string() + ": no descriptor left to watch its exit");
+  }
 
   pid_t pid = -1;
   // glibc's posix_spawn runs the child on a vfork-style clone and hands the exec error back
@@ -513,6 +591,7 @@ expected<child> child::spawn(const executor_type& ex, spawn_options o) {
     return fail_errno(why, rc);
   }
   state->pid = pid;
+  if (o.kill_on_exit) detail::track_until_exit(pid);
   child_ends.clear();
   lifted.clear();
 
@@ -527,8 +606,13 @@ expected<child> child::spawn(const executor_type& ex, spawn_options o) {
 #if SIDECAR_HAS_PIDFD
   if (use_pidfd) {
     int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    if (pfd >= 0) state->pidfd.assign(pfd, ec);
-    else state->ensure_sigchld(); // a signal may be missed: try_reap polls before each wait
+    if (pfd >= 0) {
+      state->pidfd.assign(pfd, ec);
+    } else if (auto e = state->try_ensure_sigchld()) {
+      // No way to learn of its exit (EMFILE): end it now rather than leave it unwatched.
+      state->kill_and_reap();
+      return fail(e, "spawn " + program.string() + ": no descriptor left to watch its exit");
+    } // else SIGCHLD: a signal may be missed, so try_reap polls before each wait
   }
 #endif
   return child(std::move(state));

@@ -1,5 +1,6 @@
 // The stderr parser and the -progress reader on recorded (5.1) and documented (4.x, 6.x, 7.x)
 // fixtures, split feeds, long lines, bad bytes and every stats-line variant.
+#include <sidecar/detail/error_record.hpp>
 #include <sidecar/log.hpp>
 
 #include "catch.hpp"
@@ -626,4 +627,42 @@ TEST_CASE("absurd numbers in a hostile stderr are no numbers, not undefined beha
     CHECK_FALSE(p.time);
     CHECK_FALSE(p.size_bytes);
   }
+}
+
+TEST_CASE("a message's untagged next line keeps its level: a path with a newline keeps the reason",
+          "[log]") {
+  // ffmpeg 5.1 at -loglevel level+info, an input path with a newline in it: the reason is on
+  // the untagged second line only.
+  log_parser p;
+  detail::error_record record;
+  std::vector<log_line> lines;
+  auto sink = [&](log_event&& e) {
+    if (auto* l = std::get_if<log_line>(&e)) {
+      record.note(*l);
+      lines.push_back(*l);
+    }
+  };
+  p.feed("[info] Press [q] to stop, [?] for help\n"
+         "[error] /tmp/no\nsuch.mp4: No such file or directory\n"
+         "[info] next\n",
+         sink);
+  p.finish(sink);
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[1].level == log_level::error);
+  CHECK(lines[2].level == log_level::error); // the continuation
+  CHECK(lines[2].text == "such.mp4: No such file or directory");
+  CHECK(lines[3].level == log_level::info);
+  auto why = record.lines();
+  REQUIRE(why.size() == 2);
+  CHECK(why[1] == "such.mp4: No such file or directory");
+
+  // A stream without tags stays without levels.
+  log_parser untagged;
+  std::vector<log_line> plain;
+  untagged.feed("Error opening /tmp/no\nsuch.mp4\n", [&](log_event&& e) {
+    if (auto* l = std::get_if<log_line>(&e)) plain.push_back(*l);
+  });
+  REQUIRE(plain.size() == 2);
+  CHECK(plain[0].level == log_level::unknown);
+  CHECK(plain[1].level == log_level::unknown);
 }

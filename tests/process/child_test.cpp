@@ -565,3 +565,33 @@ TEST_CASE("run_to_end_sync runs outside any io_context, and inside a running one
   CHECK(missing.error().message().find("/nonexistent/tool") != std::string::npos);
   CHECK_FALSE(has_children());
 }
+
+TEST_CASE("a program that calls std::exit() leaves no child running", "[process]") {
+  const char* exiter = std::getenv("SIDECAR_EXIT_HELPER");
+  REQUIRE(exiter != nullptr);
+  auto grandchild_of = [&](bool keep) {
+    return run([](std::string exiter, bool keep) -> awaitable<pid_t> {
+      spawn_options o;
+      o.program = exiter;
+      o.args.push_back(helper());
+      if (keep) o.args.push_back("keep");
+      auto c = child::spawn(co_await asio::this_coro::executor, std::move(o));
+      REQUIRE(c);
+      auto out = co_await read_all(c->stdout_pipe());
+      auto st = co_await c->async_wait();
+      CHECK(st.success());
+      co_return static_cast<pid_t>(std::atoi(out.c_str()));
+    }(exiter, keep));
+  };
+  auto alive = [](pid_t p) { return ::kill(p, 0) == 0; };
+  // The contrast: with kill_on_exit off, the child outlives the program (then it is ended here).
+  pid_t kept = grandchild_of(true);
+  REQUIRE(kept > 0);
+  CHECK(alive(kept));
+  ::kill(-kept, SIGKILL);
+  pid_t p = grandchild_of(false);
+  REQUIRE(p > 0);
+  bool survived = alive(p);
+  if (survived) ::kill(-p, SIGKILL);
+  CHECK_FALSE(survived);
+}

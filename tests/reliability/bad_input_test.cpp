@@ -111,6 +111,19 @@ TEST_CASE("non-UTF-8 bytes in a path: passed through, shown replaced", "[bad]") 
   guard.check();
 }
 
+TEST_CASE("a path with a newline: the error keeps ffmpeg's reason, printed after it", "[bad]") {
+  temp_dir dir;
+  leaves_nothing guard;
+  // ffmpeg tags only a message's first line: the reason sits on the untagged second one.
+  auto missing = run(
+      run_to_end(command{}.input((dir / "no\nsuch.mp4").string()).format("null").output("-")));
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error() == errc::process_failed);
+  CHECK(mentions(missing.error(), "such.mp4"));
+  CHECK(mentions(missing.error(), "No such file or directory"));
+  guard.check();
+}
+
 TEST_CASE("a 1 MiB stderr line without a newline keeps memory bounded", "[bad]") {
   const char* helper = std::getenv("SIDECAR_TEST_HELPER");
   REQUIRE(helper);

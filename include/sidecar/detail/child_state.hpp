@@ -75,8 +75,10 @@ public:
   std::error_code request_exit();
   // Blocking: SIGKILL to the group and reap. For a context that is shutting down.
   void kill_and_reap() noexcept;
-  // Starts the SIGCHLD fallback's signal_set.
+  // Starts the SIGCHLD fallback's signal_set (throws what Asio throws, e.g. at EMFILE).
   void ensure_sigchld();
+  // The same, with the error as a value.
+  std::error_code try_ensure_sigchld() noexcept;
   // Has it exited (reaped or not)? Looks without reaping (waitid WNOWAIT).
   bool exited() const;
   // Starts the stop ladder at `step` (0 request_exit, 1 SIGTERM, 2 SIGKILL), or climbs to it
@@ -113,7 +115,7 @@ struct wait_exit_op {
     if (reap_ec) return self.complete(reap_ec, exit_status{});
     if (s->pidfd.is_open()) return s->pidfd.async_wait(asio::posix::descriptor_base::wait_read,
                                                        std::move(self));
-    s->ensure_sigchld();
+    if (auto e = s->try_ensure_sigchld()) return self.complete(e, exit_status{});
     s->sigchld->async_wait(std::move(self));
   }
 };
