@@ -47,9 +47,9 @@ asio::awaitable<expected<program_output>> run_to_end(spawn_options o, run_limits
     if (r.err.size() > 2 * limits.max_stderr) r.err.erase(0, r.err.size() - limits.max_stderr);
   };
   asio::steady_timer deadline(ex, limits.timeout);
-  auto outcome = co_await ((drain(c->stdout_pipe(), keep_out) &&
-                            drain(c->stderr_pipe(), keep_err)) ||
-                           deadline.async_wait(use_tuple));
+  auto outcome =
+      co_await ((drain(c->stdout_pipe(), keep_out) && drain(c->stderr_pipe(), keep_err)) ||
+                deadline.async_wait(use_tuple));
   if (outcome.index() == 1) {
     // The deadline won: the readers were cancelled; end the program's group and reap it.
     co_await asio::this_coro::reset_cancellation_state();
