@@ -12,6 +12,7 @@
 #include <iosfwd>
 #include <optional>
 #include <ranges>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -142,6 +143,43 @@ public:
     return *this;
   }
 
+  // --- secrets ----------------------------------------------------------------------------
+  // A command remembers the secrets it carries as its arguments are added, so that they are
+  // masked ("***") wherever they reappear: in to_string() (command_line()), and in every
+  // line ffmpeg prints — log_line events, stderr_lines(), error lines and messages, metadata
+  // URLs and mapping — even where ffmpeg prints them without a URL around them (at debug
+  // level rtmpproto prints "fname = KEY" and "Sending publish command for 'KEY'", the http
+  // protocol its request line with the query and its headers). What it learns:
+  //  - in every URL of any argument (inputs, outputs, option values, tee outputs): the
+  //    userinfo's password (user:PASSWORD@), a userinfo without ':' whole (https://TOKEN@),
+  //    and the HTTP Basic credentials ffmpeg derives from it (base64 of user:password);
+  //    an RTMP URL's stream key, everything after the application up to the query
+  //    (rtmp://host/app/KEY), and its last segment, as rtmpproto prints it (playpath, fname);
+  //    the values of query parameters that name a credential: streamid (SRT), cid (YouTube's
+  //    HLS ingest), and any name containing key, token, pass, pwd, secret, auth, sig or cred
+  //    (access_token, api_key, passphrase, X-Amz-Signature, ...); percent-decoded too;
+  //  - the value of an option that carries a secret by itself:
+  //    -rtmp_playpath, -rtmp_conn (each AMF value in it, "S:VALUE"), -headers (the value of
+  //    each Authorization, Proxy-Authorization or credential-named header, less its scheme:
+  //    "Bearer ***"; each cookie's value in a Cookie header), -cookies (each cookie's value),
+  //    -decryption_key, -encryption_key, -hls_enc_key, -key (crypto protocol),
+  //    -activation_bytes, -audible_key (mov), -passphrase, -streamid, -srt_streamid (SRT),
+  //    -srtp_in_params, -srtp_out_params, -password, -authorization (WHIP), and any option
+  //    whose name contains "token" or "secret"; to_string() shows these values as '***';
+  //  - what secret() is given.
+  // A value shorter than min_secret_length is not remembered: masking "abc" or "1" in every
+  // line would mangle the log and hide nothing worth hiding. It is still masked in
+  // to_string() when it sits in a URL or follows a secret option. A remembered value is
+  // masked wherever it occurs, also inside other words: a stream key that is a common word
+  // ("stream", "live") masks that word in ffmpeg's lines too.
+  static constexpr std::size_t min_secret_length = 4;
+  // Remembers a secret the command carries in a way it cannot know (an argument built from
+  // a token, a key in a filter option, ...); adds no argument.
+  command& secret(std::string_view value);
+  // Every remembered secret, longest first (so a key is masked before a part of it), each
+  // once. The event stream takes a copy at spawn.
+  const std::vector<std::string>& secrets() const noexcept { return secrets_; }
+
   // Writes to_string() and a newline; chains like ffmpeg-sidecar's print_command.
   command& print_command(std::ostream& out);
   command& print_command(); // to std::cout
@@ -174,7 +212,9 @@ public:
   // a note saying so.
   expected<resolved_command> resolve() const;
   // A line to paste into a POSIX shell: the program name then argv(), quoted where needed,
-  // with secrets (stream keys, passwords, tokens) masked. For humans only, never executed.
+  // with secrets masked (see secrets()): the value after a secret option as '***', secrets
+  // in URLs, and every remembered secret wherever it reappears. For humans only, never
+  // executed.
   std::string to_string() const;
 
   // Spawns it: expected<ffmpeg_child>, as ffmpeg_child::spawn(ex, *this). The events layer
@@ -195,23 +235,34 @@ private:
     return seconds_text(std::chrono::round<std::chrono::microseconds>(d));
   }
 
-  // Files the structure above: one more argument, as ffmpeg would read it.
-  void classify(std::string_view a);
+  // Files the structure above: one more argument, as ffmpeg would read it. Returns the
+  // option `a` is the value of, if it is one (valid until the next argument).
+  const command_option* classify(std::string_view a);
+  // Remembers the secrets argument `a` carries (its URLs; its value, when `option` is secret).
+  void learn_secrets(std::string_view a, const command_option* option);
 
   tool which_ = tool::ffmpeg;
   std::vector<std::string> args_;
   std::vector<command_file> inputs_, outputs_;
   std::vector<command_option> pending_; // options not yet followed by their file
+  std::vector<std::string> secrets_;    // longest first, each once
   enum class expecting : unsigned char { anything, value, input_url };
   expecting expect_ = expecting::anything;
 };
 
 std::ostream& operator<<(std::ostream& out, const command& c);
 
-// Masks secrets in every URL found in `text` (an argument, a log line, an error message):
-// userinfo passwords (rtmp://user:***@host), RTMP stream keys (rtmp://host/app/***), SRT
-// passphrase= and streamid= values, and query values whose name looks like a credential
-// (key, token, password, passphrase, secret, auth, sig). Everything else is left as is.
-std::string mask_secrets(std::string_view text);
+// Masks secrets in `text` (an argument, a log line, an error message): first every
+// occurrence of each of `values` (a command's secrets(), longest first; an empty value is
+// skipped, a short one is masked as given), then in every URL found: userinfo passwords
+// (rtmp://user:***@host), a userinfo without ':' (https://***@host), RTMP stream keys
+// (rtmp://host/app/***), SRT streamid= values, and query values whose name looks like a
+// credential (cid, and names containing key, token, pass, pwd, secret, auth, sig, cred).
+// Everything else is left as is.
+std::string mask_secrets(std::string_view text, std::span<const std::string> values = {});
+// The same in place, for a hot path: false, without allocating, when there is nothing to
+// mask (no value occurs and there is no "://"), which is every line of a command without
+// secrets but for one search.
+bool mask_secrets_in_place(std::string& text, std::span<const std::string> values = {});
 
 } // namespace sidecar

@@ -108,7 +108,7 @@ const std::string* command_file::value(std::initializer_list<std::string_view> n
   return last_value(options, names);
 }
 
-void command::classify(std::string_view a) {
+const command_option* command::classify(std::string_view a) {
   // A value is whatever follows its option ("-ss -3" seeks before the end), but `-i` after an
   // option this table does not know to be a flag is taken as the input it surely is.
   if (expect_ == expecting::value && a == "-i") expect_ = expecting::anything;
@@ -116,12 +116,12 @@ void command::classify(std::string_view a) {
   case expecting::value:
     pending_.back().value.emplace(a);
     expect_ = expecting::anything;
-    return;
+    return &pending_.back();
   case expecting::input_url:
     inputs_.push_back(command_file{std::string(a), std::move(pending_)});
     pending_ = {};
     expect_ = expecting::anything;
-    return;
+    return nullptr;
   case expecting::anything:
     break;
   }
@@ -137,6 +137,7 @@ void command::classify(std::string_view a) {
     inputs_.push_back(command_file{std::string(a), std::move(pending_)});
     pending_ = {};
   }
+  return nullptr;
 }
 
 const std::string* command::option_value(std::initializer_list<std::string_view> names) const {

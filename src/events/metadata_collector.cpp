@@ -32,10 +32,6 @@ namespace detail {
 
 namespace {
 
-void mask_in_place(std::string& s) {
-  if (s.find("://") != std::string::npos) s = mask_secrets(s);
-}
-
 // `… -> Stream #1:2 (…)`: the output stream a mapping line names, also for the filter-graph
 // shape the parser keeps as text only (`scale:default -> Stream #0:0 (wrapped_avframe)`).
 std::optional<std::pair<int, int>> mapped_output(const stream_mapping_entry& m) {
@@ -73,18 +69,18 @@ void metadata_collector::take(log_event& e) {
           // A git or static build: its release, as metadata tells it, from libavutil.
           if (meta_.version) version_from_libraries(*meta_.version, v);
         } else if constexpr (std::is_same_v<T, input_info>) {
-          mask_in_place(v.url);
+          mask_secrets_in_place(v.url, secrets_);
           keep(meta_.inputs, v);
         } else if constexpr (std::is_same_v<T, duration_info>) {
           keep(meta_.durations, v);
         } else if constexpr (std::is_same_v<T, output_info>) {
-          mask_in_place(v.url);
+          mask_secrets_in_place(v.url, secrets_);
           keep(meta_.outputs, v);
         } else if constexpr (std::is_same_v<T, stream_info>) {
           if (keep(meta_.streams, v) && v.is_output)
             output_streams_.emplace(v.file_index, v.stream_index);
         } else if constexpr (std::is_same_v<T, stream_mapping_entry>) {
-          mask_in_place(v.text);
+          mask_secrets_in_place(v.text, secrets_);
           keep(meta_.mapping, v);
         }
       },

@@ -7,6 +7,8 @@
 
 #include <cstddef>
 #include <set>
+#include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -14,12 +16,16 @@ namespace sidecar::detail {
 
 class metadata_collector {
 public:
+  // `secrets`: the command's (command::secrets()), masked in what is kept; they outlive it.
+  explicit metadata_collector(std::span<const std::string> secrets = {}) : secrets_(secrets) {}
+
   // Entries kept per kind (inputs, outputs, streams, mapping, durations): a real run has a
   // handful; a hostile stderr cannot grow metadata past this.
   static constexpr std::size_t max_entries = 1024;
 
-  // Keeps what a parsed event says of the run, URLs and mapping text masked in the event
-  // itself (so the event the program gets is masked too). Other events are left alone.
+  // Keeps what a parsed event says of the run, URLs and mapping text masked (secrets in
+  // URLs, and the command's secrets wherever they occur) in the event itself, so the event
+  // the program gets is masked too. Other events are left alone.
   void take(log_event& e);
 
   // Has ffmpeg printed its whole header: a stream mapping, and every output stream it names
@@ -45,6 +51,7 @@ public:
 private:
   template <class T> bool keep(std::vector<T>& to, const T& v);
 
+  std::span<const std::string> secrets_;
   sidecar::metadata meta_;
   std::set<std::pair<int, int>> output_streams_; // described {file, stream}: O(log n) lookups
   std::size_t dropped_ = 0;

@@ -6,6 +6,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 
@@ -16,7 +17,7 @@ namespace sidecar::detail {
 namespace {
 
 // A stderr line as ffmpeg printed it, less the `[level] ` tag (the builder asks for it; the
-// program did not), trailing blanks trimmed, bytes that are not UTF-8 replaced, secrets masked.
+// program did not), trailing blanks trimmed, bytes that are not UTF-8 replaced.
 // The tag's place comes from the parser, which found it parsing the line: no second parse.
 std::string display_line(std::string_view raw, std::pair<std::size_t, std::size_t> tag) {
   auto trimmed = [](std::string_view t) {
@@ -30,16 +31,50 @@ std::string display_line(std::string_view raw, std::pair<std::size_t, std::size_
     text.append(trimmed(raw.substr(tag.first + tag.second)));
   }
   if (text.empty()) text.assign(trimmed(raw));
-  text = repair_utf8(text);
-  if (text.find("://") != std::string::npos) text = mask_secrets(text);
-  return text;
-}
-
-void mask_in_place(std::string& s) {
-  if (s.find("://") != std::string::npos) s = mask_secrets(s);
+  return repair_utf8(text);
 }
 
 } // namespace
+
+secret_scanner::secret_scanner(std::span<const std::string> secrets) : secrets_(secrets) {
+  for (const auto& s : secrets)
+    if (!s.empty() && (window_ == 0 || s.size() < window_)) window_ = s.size();
+  if (window_ < 2) return; // a one-byte secret (a command keeps none): compared byte by byte
+  // A pair that ends k bytes into some secret's first window_ bytes allows a shift of
+  // window_ - 1 - k at most; one found nowhere there, of window_ - 1 (capped: smaller is safe).
+  const auto most = static_cast<std::uint8_t>(std::min<std::size_t>(window_ - 1, 255));
+  shift_.fill(most);
+  for (const auto& s : secrets)
+    for (std::size_t k = 1; k < window_; ++k) {
+      auto& at =
+          shift_[slot(static_cast<unsigned char>(s[k - 1]), static_cast<unsigned char>(s[k]))];
+      at = static_cast<std::uint8_t>(std::min<std::size_t>(at, window_ - 1 - k));
+    }
+}
+
+bool secret_scanner::found_in(std::string_view text) const noexcept {
+  if (window_ == 0 || text.size() < window_) return false;
+  auto matches_at = [&](std::size_t start) {
+    for (const auto& s : secrets_)
+      if (!s.empty() && text.substr(start, s.size()) == s) return true;
+    return false;
+  };
+  if (window_ < 2) {
+    for (std::size_t i = 0; i < text.size(); ++i)
+      if (matches_at(i)) return true;
+    return false;
+  }
+  const auto* t = reinterpret_cast<const unsigned char*>(text.data());
+  for (std::size_t end = window_ - 1; end < text.size();) { // the window's last byte
+    if (auto shift = shift_[slot(t[end - 1], t[end])]) {
+      end += shift;
+      continue;
+    }
+    if (matches_at(end + 1 - window_)) return true;
+    ++end;
+  }
+  return false;
+}
 
 asio::awaitable<void> stderr_reader::run(std::shared_ptr<void> keep) {
   constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
@@ -88,11 +123,17 @@ void stderr_reader::on_event(log_event&& e) {
   if (parser_.lines_fed() != line_taken_) { // the first event of its line carries the line
     line_taken_ = parser_.lines_fed();
     auto raw = parser_.current_line();
+    // Every text an event takes from its line is a part of it (repaired as UTF-8; the display
+    // text less the [level] tag, which no secret spans): a line without a secret gives none.
+    line_masked_ =
+        raw.empty() || raw.find("://") != std::string_view::npos || scanner_.found_in(raw);
     q.starts_line = !raw.empty();
     // A log line's text is kept only within the budget (else rebuilt from the event), and
     // not at all when the full queue will drop it: a noisy stderr costs no copies then.
-    if (q.starts_line && (!std::holds_alternative<log_line>(e) || queue_.keeps_line(raw.size())))
+    if (q.starts_line && (!std::holds_alternative<log_line>(e) || queue_.keeps_line(raw.size()))) {
       q.line = display_line(raw, parser_.last_level_tag());
+      if (line_masked_) mask_secrets_in_place(q.line, secrets_);
+    }
   }
   meta_.take(e);
   if (auto* p = std::get_if<progress>(&e)) {
@@ -100,8 +141,10 @@ void stderr_reader::on_event(log_event&& e) {
     if (progress_from_pipe) return; // the pipe is the source; skip the stats line
     estimator_.fill(*p, meta_.get());
   } else if (auto* l = std::get_if<log_line>(&e)) {
-    mask_in_place(l->text);
-    mask_in_place(l->component);
+    if (line_masked_) {
+      mask_secrets_in_place(l->text, secrets_);
+      mask_secrets_in_place(l->component, secrets_);
+    }
     record_.note(*l);
   }
   bool is_stream = std::holds_alternative<stream_info>(e);

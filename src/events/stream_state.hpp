@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sidecar::detail {
 
@@ -28,8 +29,9 @@ class stream_state : public std::enable_shared_from_this<stream_state> {
 public:
   stream_state(std::shared_ptr<child_state> process, const command& cmd, std::string name)
       : process(std::move(process)), ex(this->process->ex), name(std::move(name)),
-        command_line(cmd.to_string()), queue(ex), estimator(cmd),
-        err(ex, queue, meta, record, estimator), out(queue, err, meta, this->name) {}
+        command_line(cmd.to_string()), secrets(cmd.secrets()), queue(ex), meta(secrets),
+        estimator(cmd), err(ex, queue, meta, record, estimator, secrets),
+        out(queue, err, meta, this->name) {}
   stream_state(const stream_state&) = delete;
   stream_state& operator=(const stream_state&) = delete;
 
@@ -37,6 +39,9 @@ public:
   asio::any_io_executor ex;
   std::string name;
   std::string command_line;
+  // The command's secrets, masked in every text taken from stderr (by the reader and the
+  // metadata, which hold views of it: never changed after construction).
+  const std::vector<std::string> secrets;
 
   event_queue queue;
   metadata_collector meta;

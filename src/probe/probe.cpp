@@ -15,13 +15,15 @@ namespace sidecar {
 
 namespace {
 
-// What explains a failed probe: ffprobe's stderr tail, parsed as a log (secrets masked).
-std::vector<std::string> failure_lines(std::string_view err) {
+// What explains a failed probe: ffprobe's stderr tail, parsed as a log, with `secrets` (the
+// input's, and its options') and secrets in URLs masked.
+std::vector<std::string> failure_lines(std::string_view err, std::span<const std::string> secrets) {
   log_parser parser;
   detail::error_record record;
   auto note = [&](log_event&& e) {
     if (auto* l = std::get_if<log_line>(&e)) {
-      if (l->text.find("://") != std::string::npos) l->text = mask_secrets(l->text);
+      mask_secrets_in_place(l->text, secrets);
+      mask_secrets_in_place(l->component, secrets);
       record.note(*l);
     }
   };
@@ -43,7 +45,11 @@ asio::awaitable<expected<media_info>> probe(std::string input, probe_options opt
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   args.push_back("-i");
   args.push_back(input);
-  auto what = "ffprobe " + mask_secrets(input);
+  // The secrets the input and the extra options carry, learned as a command learns them.
+  command as_command(tool::ffprobe);
+  as_command.args(args);
+  const auto& secrets = as_command.secrets();
+  auto what = "ffprobe " + mask_secrets(input, secrets);
   auto run = co_await run_to_end(spawn_options::to_read(*program, std::move(args), true),
                                  run_limits{options.timeout, std::size_t{64} << 20});
   if (!run) {
@@ -54,10 +60,10 @@ asio::awaitable<expected<media_info>> probe(std::string input, probe_options opt
   }
   if (!run->status.success())
     co_return tl::unexpected(
-        error::process_failed(what + " failed", run->status, failure_lines(run->err)));
+        error::process_failed(what + " failed", run->status, failure_lines(run->err, secrets)));
   if (run->out_truncated) co_return fail(errc::protocol, "ffprobe printed more than 64 MiB");
   auto m = parse_probe_json(run->out);
-  if (!m) co_return tl::unexpected(m.error().prefix("probing " + mask_secrets(input)));
+  if (!m) co_return tl::unexpected(m.error().prefix("probing " + mask_secrets(input, secrets)));
   co_return m;
 }
 

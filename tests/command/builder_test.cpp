@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -199,7 +200,7 @@ TEST_CASE("mask_secrets hides credentials in URLs", "[command]") {
   CHECK(mask_secrets("rtmp://user:hunter2@host/live/key") == "rtmp://user:***@host/live/***");
   CHECK(mask_secrets("rtsp://admin:p%40ss@10.0.0.5:554/stream1") ==
         "rtsp://admin:***@10.0.0.5:554/stream1");
-  CHECK(mask_secrets("http://user@host/x") == "http://user@host/x");
+  CHECK(mask_secrets("http://user@host/x") == "http://***@host/x"); // a lone userinfo: a token
   CHECK(mask_secrets("srt://host:9000?mode=caller&passphrase=verysecret123&pbkeylen=16") ==
         "srt://host:9000?mode=caller&passphrase=***&pbkeylen=16");
   CHECK(mask_secrets("srt://host:9000?streamid=#!::r=live/key,m=publish&latency=200") ==
@@ -239,6 +240,149 @@ TEST_CASE("to_string masks secrets", "[command]") {
   CHECK(c.args().back() == "rtmp://h/live/KEY");
   CHECK(command().overwrite().args({"-passphrase", "p4ss"}).output("srt://h:1").to_string() ==
         "ffmpeg -loglevel level+info -y -passphrase '***' srt://h:1");
+}
+
+// Issue #14 item 4: every secret the command carries is masked in the command line, by the
+// option that carries it and wherever its value reappears.
+TEST_CASE("command_line masks the values of secret-bearing options by name", "[command]") {
+  struct row {
+    const char* option;
+    const char* value;
+  };
+  for (auto [option, value] : {
+           row{"-rtmp_playpath", "PLAYPATHKEY"},
+           row{"-rtmp_conn", "S:CONNTOKEN O:1"},
+           row{"-headers", "Authorization: Bearer BEARERTOKEN\r\n"},
+           row{"-cookies", "session=COOKIEVALUE; path=/; domain=example.com\n"},
+           row{"-decryption_key", "00112233445566778899aabbccddeeff"},
+           row{"-encryption_key", "ffeeddccbbaa99887766554433221100"},
+           row{"-hls_enc_key", "0123456789abcdef0123456789abcdef"},
+           row{"-key", "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"},
+           row{"-activation_bytes", "1CEB00DA"},
+           row{"-audible_key", "77214d4b196a87cd520045fd20a51d67"},
+           row{"-passphrase", "SRTPASSPHRASE"},
+           row{"-streamid", "#!::r=live/SRTSTREAMKEY,m=publish"},
+           row{"-srt_streamid", "#!::r=live/SRTSTREAMKEY,m=publish"},
+           row{"-srtp_out_params", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+           row{"-password", "FTPPASSWORD"},
+           row{"-authorization", "WHIPBEARERTOKEN"},
+       }) {
+    INFO(option);
+    auto c = command().overwrite().arg(option).arg(value).input("in.mp4").output("out.mp4");
+    auto shown = c.to_string();
+    INFO(shown);
+    CHECK(shown.find(std::string(option) + " '***' -i in.mp4") != std::string::npos);
+    CHECK(c.args()[2] == value); // the argument itself is untouched
+  }
+}
+
+TEST_CASE("command_line masks every URL shape that carries a secret", "[command]") {
+  auto shown = [](std::string_view url) {
+    return command().overwrite().input("in.mp4").output(url).to_string();
+  };
+  const std::string head = "ffmpeg -loglevel level+info -y -i in.mp4 ";
+  // A userinfo without ':' is a token (GitHub, some CDNs), not a user name.
+  CHECK(shown("https://GHTOKEN123@example.com/x.m3u8") ==
+        head + "'https://***@example.com/x.m3u8'");
+  CHECK(shown("https://user:PASSWORD1@example.com/x") == head + "'https://user:***@example.com/x'");
+  // YouTube's HLS ingest carries the stream key as cid=.
+  CHECK(shown("https://a.upload.youtube.com/http_upload_hls?cid=abcd-efgh-ijkl&copy=0&file=") ==
+        head + "'https://a.upload.youtube.com/http_upload_hls?cid=***&copy=0&file='");
+  CHECK(shown("https://h/p.m3u8?access_token=ACCESS123&x=1") ==
+        head + "'https://h/p.m3u8?access_token=***&x=1'");
+  CHECK(shown("rtmps://live.example.com:443/app/KEY/WITH/SLASHES?bw=1") ==
+        head + "'rtmps://live.example.com:443/app/***?bw=1'");
+  CHECK(shown("[f=flv]rtmp://a/live/KEYONE|[f=flv]rtmp://b/live/KEYTWO") ==
+        head + "'[f=flv]rtmp://a/live/***|[f=flv]rtmp://b/live/***'");
+}
+
+TEST_CASE("command_line masks a secret wherever its value reappears", "[command]") {
+  // The key of the output URL, repeated in an option that is not secret by itself.
+  auto c = command()
+               .overwrite()
+               .input("in.mp4")
+               .args({"-metadata", "comment=sent to STREAMKEY9"})
+               .format("flv")
+               .output("rtmp://h/live/STREAMKEY9");
+  CHECK(c.to_string().find("STREAMKEY9") == std::string::npos);
+  CHECK(c.to_string().find("'comment=sent to ***'") != std::string::npos);
+  // A query token of the input, repeated in an option of the output.
+  auto d = command()
+               .overwrite()
+               .input("https://h/x.m3u8?token=QUERYTOKEN1")
+               .args({"-metadata", "title=QUERYTOKEN1"})
+               .output("out.mp4");
+  CHECK(d.to_string().find("QUERYTOKEN1") == std::string::npos);
+}
+
+TEST_CASE("the command remembers the secrets it carries, to mask them wherever they reappear",
+          "[command]") {
+  using set = std::set<std::string>;
+  auto learned = [](const command& c) { return set(c.secrets().begin(), c.secrets().end()); };
+  // The stream key as rtmpproto prints it: after the application, its last segment, and
+  // without the ".flv" it strips.
+  CHECK(learned(command().output("rtmp://h/live/STREAMKEY")) == set{"STREAMKEY"});
+  CHECK(learned(command().output("rtmp://h/app/inst/KEY1.flv?bw=1")) ==
+        set{"inst/KEY1.flv", "inst/KEY1", "KEY1.flv", "KEY1"});
+  // Userinfo: the password, a lone token, and the Basic credentials http derives from them.
+  CHECK(learned(command().input("https://user:PASSWORD1@h/x")) ==
+        set{"PASSWORD1", "dXNlcjpQQVNTV09SRDE="});
+  CHECK(learned(command().input("https://GHTOKEN123@h/x")) ==
+        set{"GHTOKEN123", "R0hUT0tFTjEyMw=="});
+  // Query values of credential names, as written and percent-decoded.
+  CHECK(learned(command().input("https://h/x?cid=abcd-efgh&token=a%2Bb%3Dc&keyint=250&q=1")) ==
+        set{"abcd-efgh", "a%2Bb%3Dc", "a+b=c"});
+  CHECK(learned(
+            command().input("srt://h:9000?streamid=#!::r=live/k,m=publish&passphrase=hunter22")) ==
+        set{"#!::r=live/k,m=publish", "hunter22"});
+  // Secret options: the whole value, or for a value of several parts, the secret parts as
+  // ffmpeg prints them on their own.
+  CHECK(learned(
+            command().args({"-headers", "Authorization: Bearer BEARER1\r\nX-Trace: 12345\r\n"})) ==
+        set{"BEARER1"});
+  CHECK(learned(command().args(
+            {"-headers", "X-Api-Key: APIKEY1\r\nCookie: a=COOKIE1; b=COOKIE2\r\n"})) ==
+        set{"APIKEY1", "COOKIE1", "COOKIE2"});
+  CHECK(
+      learned(command().args({"-cookies", "s=COOKIE3; path=/; domain=h\ntk=COOKIE4; path=/\n"})) ==
+      set{"COOKIE3", "COOKIE4"});
+  CHECK(learned(command().args({"-rtmp_conn", "S:CONN1 NS:user:CONN2 B:1"})) ==
+        set{"CONN1", "user:CONN2", "CONN2"});
+  CHECK(learned(command().args({"-rtmp_playpath", "PLAYPATH1"})) == set{"PLAYPATH1"});
+  CHECK(learned(command().args({"-passphrase", "  PASSPHRASE1\n"})) == set{"PASSPHRASE1"});
+  // Values too short to mask in every line are not remembered (but still hidden in the
+  // command line, by the option that carries them).
+  auto short_one = command().overwrite().args({"-passphrase", "abc"}).output("rtmp://h/live/k");
+  CHECK(short_one.secrets().empty());
+  CHECK(short_one.to_string() ==
+        "ffmpeg -loglevel level+info -y -passphrase '***' 'rtmp://h/live/***'");
+  // A command without secrets has none, so its lines are searched for "://" only.
+  CHECK(command().testsrc().codec_video("libx264").output("out.mp4").secrets().empty());
+  // By hand; longest first, each once.
+  auto c = command().secret("ABCD").secret("LONGERSECRET").secret("ABCD").secret("xyz");
+  CHECK(c.secrets() == strings{"LONGERSECRET", "ABCD"});
+  CHECK(c.args().empty());
+  c.args({"-metadata", "title=LONGERSECRET and ABCD"}).output("out.mp4");
+  CHECK(c.to_string() == "ffmpeg -loglevel level+info -n -metadata 'title=*** and ***' out.mp4");
+}
+
+TEST_CASE("mask_secrets with a command's secrets masks them in any text", "[command]") {
+  auto c = command().input("https://h/x.m3u8?token=QUERYTOKEN1").output("rtmp://h/live/STREAMKEY1");
+  CHECK(mask_secrets("Sending publish command for 'STREAMKEY1'", c.secrets()) ==
+        "Sending publish command for '***'");
+  CHECK(mask_secrets("request: GET /x.m3u8?token=QUERYTOKEN1 HTTP/1.1", c.secrets()) ==
+        "request: GET /x.m3u8?token=*** HTTP/1.1");
+  // Values first, then URLs: both in one line.
+  CHECK(mask_secrets("STREAMKEY1 at rtmp://u:pw12@h/live/other", c.secrets()) ==
+        "*** at rtmp://u:***@h/live/***");
+  std::string line = "frame=  100 fps= 25 q=28.0 size=  256kB time=00:00:04.00";
+  CHECK_FALSE(mask_secrets_in_place(line, c.secrets()));
+  CHECK(line == "frame=  100 fps= 25 q=28.0 size=  256kB time=00:00:04.00");
+  line = "fname = STREAMKEY1";
+  CHECK(mask_secrets_in_place(line, c.secrets()));
+  CHECK(line == "fname = ***");
+  // The longer secret first: a key that contains another is masked whole.
+  CHECK(mask_secrets("KEY12345 KEY1234567", strings{"KEY1234567", "KEY12345"}) == "*** ***");
 }
 
 TEST_CASE("resolve passes on the lookup error unchanged", "[command]") {

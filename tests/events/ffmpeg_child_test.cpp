@@ -1,6 +1,7 @@
 // ffmpeg_child with the real ffmpeg: success, failures with ffmpeg's own lines, the guards,
 // secrets, a cancelled event stream, the total behind percent, stdin frames and commands.
 #include <sidecar/ffmpeg_child.hpp>
+#include <sidecar/probe.hpp>
 #include <sidecar/with_timeout.hpp>
 
 #include "support.hpp"
@@ -9,7 +10,9 @@
 #include <asio/steady_timer.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 
 using namespace sidecar;
 using namespace sidecar::test;
@@ -49,6 +52,66 @@ const char* const secret_url = "rtmp://user:PASSWD@127.0.0.1:1/live/SECRETKEY";
 
 bool leaks(std::string_view text) {
   return text.find("SECRETKEY") != std::string::npos || text.find("PASSWD") != std::string::npos;
+}
+
+// A script run in place of ffmpeg or ffprobe (SIDECAR_FFMPEG, SIDECAR_FFPROBE) while it
+// lives: a "#!/bin/sh" file run as the program, never a shell given arguments.
+class fake_tool {
+public:
+  fake_tool(const char* variable, const std::string& body) : variable_(variable) {
+    path_ = dir_ / "fake";
+    {
+      std::ofstream script(path_);
+      script << "#!/bin/sh\n" << body;
+    }
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all);
+    if (const char* old = std::getenv(variable)) saved_ = old;
+    ::setenv(variable, path_.c_str(), 1);
+  }
+  ~fake_tool() {
+    if (saved_)
+      ::setenv(variable_, saved_->c_str(), 1);
+    else
+      ::unsetenv(variable_);
+  }
+  fake_tool(const fake_tool&) = delete;
+  fake_tool& operator=(const fake_tool&) = delete;
+
+private:
+  const char* variable_;
+  temp_dir dir_;
+  std::filesystem::path path_;
+  std::optional<std::string> saved_;
+};
+
+// What real ffmpeg prints at -loglevel debug while it publishes, with every secret of
+// leaky_push() echoed without a URL around it: the RTMP key as rtmpproto prints it (path,
+// fname, the publish command), the HTTP request line with its query token and the header
+// it sent, then an error naming the key, and a failed exit.
+const char* const leaky_stderr =
+    R"sh(echo "[info] Input #0, hls, from 'in.m3u8?token=QUERYTOKEN1':" >&2
+echo "[http @ 0x5601] [debug] request: GET /in.m3u8?token=QUERYTOKEN1 HTTP/1.1" >&2
+echo "Authorization: Bearer BEARERTOKEN1" >&2
+echo "[rtmp @ 0x5602] [debug] Proto = rtmp, path = /live/STREAMKEY1, app = live, fname = STREAMKEY1" >&2
+echo "[rtmp @ 0x5602] [debug] Sending publish command for 'STREAMKEY1'" >&2
+echo "[rtmp @ 0x5602] [error] Server error: publish STREAMKEY1 denied" >&2
+exit 1
+)sh";
+
+command leaky_push() {
+  command c;
+  c.loglevel("level+debug")
+      .args({"-headers", "User-Agent: sidecar-test\r\nAuthorization: Bearer BEARERTOKEN1\r\n"})
+      .input("https://cdn.example.com/in.m3u8?token=QUERYTOKEN1")
+      .format("flv")
+      .output("rtmp://127.0.0.1:1935/live/STREAMKEY1");
+  return c;
+}
+
+bool leaks_pushed(std::string_view text) {
+  for (std::string_view secret : {"QUERYTOKEN1", "BEARERTOKEN1", "STREAMKEY1"})
+    if (text.find(secret) != std::string_view::npos) return true;
+  return false;
 }
 
 } // namespace
@@ -271,6 +334,117 @@ TEST_CASE("stream keys and URL passwords never show in events, lines, errors or 
     co_return m.outputs[0].url;
   }());
   CHECK(url == "rtmp://user:***@127.0.0.1:1/live/***");
+}
+
+TEST_CASE("secrets ffmpeg prints without a URL are masked in events, lines, metadata and errors",
+          "[ffmpeg][security]") {
+  // Issue #14 item 4: at -loglevel debug ffmpeg names the stream key, the query token and the
+  // header it sent with no "://" around them.
+  fake_tool fake("SIDECAR_FFMPEG", leaky_stderr);
+  struct seen {
+    std::vector<std::string> texts; // every log_line's text
+    std::string command_line, input_url;
+    expected<exit_status> status = fail(errc::protocol, "not run");
+  };
+  auto r = run([]() -> awaitable<seen> {
+    seen out;
+    auto ff = leaky_push().spawn(co_await asio::this_coro::executor);
+    REQUIRE(ff);
+    out.command_line = ff->command_line();
+    for (;;) {
+      auto e = co_await ff->next_event();
+      if (!e) break;
+      if (auto* l = std::get_if<log_line>(&*e)) {
+        INFO(l->text);
+        CHECK_FALSE(leaks_pushed(l->text));
+        CHECK_FALSE(leaks_pushed(l->component));
+        out.texts.push_back(l->text);
+      } else if (auto* i = std::get_if<input_info>(&*e)) {
+        out.input_url = i->url;
+      } else if (auto* x = std::get_if<error_event>(&*e)) {
+        CHECK_FALSE(leaks_pushed(x->error.message()));
+      }
+    }
+    out.status = co_await ff->wait();
+    for (const auto& l : ff->error_lines())
+      CHECK_FALSE(leaks_pushed(l));
+    co_return out;
+  }());
+  // Each line that named a secret is there, masked: the checks above are not vacuous.
+  CHECK(r.texts == strings("request: GET /in.m3u8?token=*** HTTP/1.1", "Authorization: Bearer ***",
+                           "Proto = rtmp, path = /live/***, app = live, fname = ***",
+                           "Sending publish command for '***'",
+                           "Server error: publish *** denied"));
+  INFO(r.command_line);
+  CHECK_FALSE(leaks_pushed(r.command_line));
+  CHECK(r.input_url == "in.m3u8?token=***");
+  REQUIRE_FALSE(r.status);
+  INFO(r.status.error().message());
+  CHECK_FALSE(leaks_pushed(r.status.error().message()));
+  CHECK(r.status.error().message().find("Server error: publish *** denied") != std::string::npos);
+
+  auto lines = run([]() -> awaitable<std::vector<std::string>> {
+    auto ff = leaky_push().spawn(co_await asio::this_coro::executor);
+    REQUIRE(ff);
+    auto all = co_await ff->stderr_lines();
+    auto st = co_await ff->wait();
+    REQUIRE_FALSE(st);
+    CHECK_FALSE(leaks_pushed(st.error().message()));
+    co_return all;
+  }());
+  CHECK(lines.size() == 6);
+  CHECK(any_line_has(lines, "Sending publish command for '***'"));
+  for (const auto& l : lines) {
+    INFO(l);
+    CHECK_FALSE(leaks_pushed(l));
+  }
+
+  auto meta = run([]() -> awaitable<metadata> {
+    auto ff = leaky_push().spawn(co_await asio::this_coro::executor);
+    REQUIRE(ff);
+    auto m = co_await ff->metadata();
+    auto st = co_await ff->wait();
+    CHECK_FALSE(st);
+    co_return m;
+  }());
+  REQUIRE(meta.inputs.size() == 1);
+  CHECK(meta.inputs[0].url == "in.m3u8?token=***");
+}
+
+TEST_CASE("a secret registered by hand is masked in the stream too", "[ffmpeg][security]") {
+  fake_tool fake("SIDECAR_FFMPEG", R"sh(echo "[info] drawtext: HANDSECRET9 shown" >&2
+exit 1
+)sh");
+  auto r = run([]() -> awaitable<std::pair<std::vector<std::string>, expected<exit_status>>> {
+    auto ff = command{}
+                  .secret("HANDSECRET9")
+                  .testsrc()
+                  .format("null")
+                  .output("-")
+                  .spawn(co_await asio::this_coro::executor);
+    REQUIRE(ff);
+    auto lines = co_await ff->stderr_lines();
+    co_return std::pair{lines, co_await ff->wait()};
+  }());
+  CHECK(r.first == strings("drawtext: *** shown"));
+  REQUIRE_FALSE(r.second);
+  CHECK(r.second.error().message().find("HANDSECRET9") == std::string::npos);
+}
+
+TEST_CASE("probe(): its input's secrets are masked in failure lines too", "[ffmpeg][security]") {
+  fake_tool fake("SIDECAR_FFPROBE",
+                 R"sh(echo "[rtmp @ 0x5602] Server error: play STREAMKEY2 denied" >&2
+echo "rtmp://127.0.0.1:1935/live/STREAMKEY2: Operation not permitted" >&2
+exit 1
+)sh");
+  auto r = run(probe("rtmp://127.0.0.1:1935/live/STREAMKEY2"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == errc::process_failed);
+  INFO(r.error().message());
+  CHECK(r.error().message().find("STREAMKEY2") == std::string::npos);
+  CHECK(r.error().message().find("play *** denied") != std::string::npos);
+  for (const auto& l : r.error().lines())
+    CHECK(l.find("STREAMKEY2") == std::string::npos);
 }
 
 TEST_CASE("`next_event() || timer`: the child quits, a later wait() reaps it, cancelled",

@@ -108,3 +108,70 @@ TEST_CASE("publishing to an RTMP server that is down fails at once: Connection r
   CHECK(std::chrono::steady_clock::now() - started < 5s);
   guard.check();
 }
+
+TEST_CASE("at -loglevel debug the key ffmpeg prints without a URL is masked", "[rtmp][security]") {
+  // Issue #14 item 4: publishing, rtmpproto prints "path = /live/KEY, ... fname = KEY" and
+  // "Sending publish command for 'KEY'": no "://" around them, the key all the same.
+  leaves_nothing_behind guard;
+  temp_dir tmp;
+  struct seen {
+    int masked = 0; // the lines that name the key, masked: the checks below are not vacuous
+    std::vector<std::string> leaked;
+  };
+  auto r = run(
+      [&]() -> awaitable<seen> {
+        auto ex = co_await asio::this_coro::executor;
+        auto port = free_loopback_port(ex);
+        REQUIRE(port);
+        const std::string key = "SECRETKEY42";
+        auto url = "rtmp://127.0.0.1:" + std::to_string(*port) + "/live/" + key;
+        command listen;
+        listen.hide_banner();
+        rtmp_listen(listen, url, {.timeout = 20s});
+        listen.codec_video("copy").codec_audio("copy").output((tmp / "received.flv").string());
+        auto server = listen.spawn(ex);
+        REQUIRE(server);
+        seen out;
+        // As publish_when_listening: try again while the listener is not up yet.
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        for (;;) {
+          command c;
+          c.loglevel("level+debug");
+          av_source(c, "1");
+          rtmp_push(c, url, {.gop = 25});
+          auto pub = c.spawn(ex);
+          REQUIRE(pub);
+          for (;;) {
+            auto e = co_await pub->next_event();
+            if (!e) break;
+            auto* l = std::get_if<log_line>(&*e);
+            if (!l) continue;
+            for (const auto* text : {&l->text, &l->component})
+              if (text->find(key) != std::string::npos) out.leaked.push_back(*text);
+            out.masked += l->text == "Sending publish command for '***'";
+            out.masked +=
+                l->text.find("path = /live/***, app = live, fname = ***") != std::string::npos;
+          }
+          auto st = co_await pub->wait();
+          if (!st) {
+            CHECK(st.error().message().find(key) == std::string::npos);
+            if (std::chrono::steady_clock::now() < deadline &&
+                st.error().message().find("Connection refused") != std::string::npos) {
+              co_await sleep_for(100ms);
+              continue;
+            }
+          }
+          REQUIRE(st);
+          CHECK(st->success());
+          break;
+        }
+        auto got = co_await server->wait();
+        CHECK(got);
+        co_return out;
+      }(),
+      60s);
+  CHECK(r.masked == 2);
+  for (const auto& l : r.leaked)
+    FAIL_CHECK("leaked: " << l);
+  guard.check();
+}
