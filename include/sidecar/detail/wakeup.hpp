@@ -3,11 +3,11 @@
 // latch so that news between a waiter's look and its wait is never lost.
 #pragma once
 
-#include <asio/any_io_executor.hpp>
-#include <asio/steady_timer.hpp>
-
 #include <system_error>
 #include <utility>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/steady_timer.hpp>
 
 namespace sidecar::detail {
 
