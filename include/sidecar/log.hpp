@@ -284,6 +284,8 @@ std::optional<progress> parse_progress_line(std::string_view line);
 
 // Incremental reader of `-progress` output: key=value lines, a block ending at
 // `progress=continue` or `progress=end`, each block one progress event.
+// A line longer than max_line is garbage and dropped whole, up to its newline, however the
+// bytes are sliced: never parsed from its middle.
 class progress_reader {
 public:
   static constexpr std::size_t max_line = 4096;
@@ -297,6 +299,7 @@ private:
   void key_value(std::string_view line, void (*call)(void*, progress&&), void* obj);
 
   std::string partial_;
+  bool discarding_ = false; // inside a line longer than max_line: dropped up to its '\n'
   progress current_;
 };
 

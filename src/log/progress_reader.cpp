@@ -13,20 +13,25 @@ using namespace log_detail;
 
 void progress_reader::feed_impl(std::string_view bytes, void (*call)(void*, progress&&),
                                 void* obj) {
+  // A line longer than max_line is garbage, dropped whole whatever the slicing: up to its
+  // '\n', and never parsed from the middle.
   while (!bytes.empty()) {
-    auto nl = bytes.find('\n');
-    if (nl == sv::npos) {
-      if (partial_.size() + bytes.size() > max_line) partial_.clear(); // garbage: drop it
-      else partial_.append(bytes);
-      return;
+    const auto nl = bytes.find('\n');
+    const auto piece = bytes.substr(0, nl == sv::npos ? bytes.size() : nl);
+    if (!discarding_) {
+      if (partial_.size() + piece.size() > max_line) {
+        partial_.clear();
+        discarding_ = true;
+      } else if (nl != sv::npos && partial_.empty()) {
+        key_value(piece, call, obj); // the common case: a whole line, not copied
+      } else {
+        partial_.append(piece);
+        if (nl != sv::npos) key_value(partial_, call, obj);
+      }
     }
-    if (partial_.empty()) {
-      key_value(bytes.substr(0, nl), call, obj);
-    } else {
-      partial_.append(bytes.substr(0, nl));
-      key_value(partial_, call, obj);
-      partial_.clear();
-    }
+    if (nl == sv::npos) return;
+    partial_.clear();
+    discarding_ = false;
     bytes.remove_prefix(nl + 1);
   }
 }

@@ -526,6 +526,46 @@ TEST_CASE("-progress blocks, recorded and split anywhere", "[log]") {
   CHECK(*out[0].speed == Approx(13.8));
 }
 
+TEST_CASE("a -progress line longer than 4 KiB is dropped whole however it is sliced", "[log]") {
+  // The fuzzer's finding: a feed that overflowed the line limit without a newline dropped what
+  // it had and parsed the rest of that line as a new one, so `progress=continue` hidden at the
+  // end of a garbage line became an event, or not, depending on where the pipe cut the bytes.
+  const std::string bytes =
+      "frame=3\n" + std::string(4100, 'x') + "progress=continue\nframe=7\nprogress=end\n";
+  auto read = [&](std::vector<std::size_t> cuts) {
+    progress_reader r;
+    std::vector<progress> out;
+    std::size_t at = 0;
+    cuts.push_back(bytes.size());
+    for (auto cut : cuts) {
+      r.feed(std::string_view(bytes).substr(at, cut - at),
+             [&](progress&& p) { out.push_back(std::move(p)); });
+      at = cut;
+    }
+    return out;
+  };
+  const std::size_t line = 8; // where the long line starts
+  for (auto cuts : std::vector<std::vector<std::size_t>>{
+           {},
+           {line + 1},
+           {line + 4096},
+           {line + 4100},
+           {line + 4101},
+           {line + 4096, line + 4101},
+           {line + 4097, line + 4100 + 9}}) {
+    CAPTURE(cuts);
+    auto out = read(cuts);
+    REQUIRE(out.size() == 1); // only the block that ends at progress=end
+    CHECK(*out[0].frame == 7);
+    CHECK(out[0].final);
+  }
+  std::vector<std::size_t> ones;
+  for (std::size_t i = 1; i < bytes.size(); ++i) ones.push_back(i);
+  auto out = read(ones);
+  REQUIRE(out.size() == 1);
+  CHECK(*out[0].frame == 7);
+}
+
 TEST_CASE("the log layer's helpers: ffmpeg's time syntax, -loglevel values, UTF-8 repair",
           "[log]") {
   CHECK(parse_ffmpeg_time("12.5") == 12500000us);
