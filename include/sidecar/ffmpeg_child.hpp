@@ -82,7 +82,10 @@ public:
   // --- raw stdio, for pipelines -------------------------------------------------------------
   // ffmpeg's stdout as a plain byte stream for relay()/tee(). The event stream then reads no
   // stdout (no frames or chunks); it still drains stderr and ends at exit. Take it before
-  // the first next_event()/metadata() call.
+  // the first next_event()/metadata() call. wait() returns once ffmpeg has ended, and ffmpeg
+  // ends only when what it writes is read or the pipe is closed: relay() and tee() close it
+  // when they stop before its end (cancelled, a sink failed); if you stop reading it any other
+  // way, close it (`take_stdout().close()`). A dropped ffmpeg_child drains it.
   asio::readable_pipe& take_stdout();
   // ffmpeg's stdin as a byte stream (a relay() sink); closed unless stdin is a pipe.
   asio::writable_pipe& stdin_pipe() noexcept { return process_.stdin_pipe(); }

@@ -31,6 +31,12 @@ struct relay_options {
   // /proc/sys/fs/pipe-max-size) so that the relay wakes once per MiB rather than once per
   // 64 KiB page run of a default pipe. 0 leaves them as they are.
   std::size_t pipe_size = std::size_t{1} << 20;
+  // A relay that ends before the source's end — cancelled (`relay(...) || timer`), or stopped
+  // by a failing sink or source — closes the source, so that the process writing into it sees
+  // a broken pipe and ends instead of blocking on a pipe nobody reads: `ff->wait()` after a
+  // cancelled `relay(ff->take_stdout(), …)` returns. Turn off to read the rest of the source
+  // yourself (bytes the copying path had read and not written are lost either way).
+  bool close_source = true;
 };
 
 namespace detail {
@@ -65,6 +71,32 @@ template <class Sink> void close_sink(Sink& sink) {
     sink.close();
 }
 
+// Closes a stream, whichever close() it has.
+template <class Stream> void close_stream(Stream& s) noexcept {
+  std::error_code ignored;
+  if constexpr (requires { s.close(ignored); })
+    s.close(ignored);
+  else
+    try {
+      s.close();
+    } catch (...) {
+    }
+}
+
+// Closes the source when a relay or tee leaves before its end, however it leaves (a returned
+// error, an exception from a cancelled co_await, a frame destroyed while suspended).
+template <class Source> struct source_closer {
+  Source& source;
+  bool armed;
+  source_closer(Source& s, bool close) : source(s), armed(close) {}
+  source_closer(const source_closer&) = delete;
+  source_closer& operator=(const source_closer&) = delete;
+  ~source_closer() {
+    if (armed) close_stream(source);
+  }
+  void reached_end() noexcept { armed = false; }
+};
+
 // Readiness waits, for streams of any kind: null_buffers is Asio's reactor-style wait.
 template <class S> asio::awaitable<std::error_code> wait_readable(S& s) {
   auto [ec, n] = co_await s.async_read_some(asio::null_buffers(),
@@ -84,11 +116,13 @@ template <class S> asio::awaitable<std::error_code> wait_writable(S& s) {
 // Copies source to sink until the source ends; returns the byte count. A sink that stops
 // reading (EPIPE, reset) or a failing source gives an error naming the side and the bytes
 // moved so far. Both sides are Asio streams: ffmpeg's stdout or stdin pipe, a named_pipe, a
-// TCP socket, a file_stream. Cancel it like any awaitable (`relay(...) || timer`).
+// TCP socket, a file_stream. Cancel it like any awaitable (`relay(...) || timer`); one that
+// ends early closes its source (relay_options::close_source).
 template <class Source, class Sink>
 asio::awaitable<expected<std::uint64_t>> relay(Source& source, Sink& sink,
                                                relay_options options = {}) {
   constexpr auto tuple = asio::experimental::as_tuple(asio::use_awaitable);
+  detail::source_closer<Source> closer(source, options.close_source);
   std::uint64_t total = 0;
   bool fallback = true;
   if constexpr (detail::has_native_handle<Source> && detail::has_native_handle<Sink>) {
@@ -142,6 +176,7 @@ asio::awaitable<expected<std::uint64_t>> relay(Source& source, Sink& sink,
                                 " bytes");
     }
   }
+  closer.reached_end();
   if (options.close_sink) detail::close_sink(sink);
   co_return total;
 }

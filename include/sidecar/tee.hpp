@@ -31,6 +31,9 @@ struct tee_options {
   enum class on_sink_error { drop, fail_all } on_error = on_sink_error::drop;
   // Half-close every sink at the end (see relay_options::close_sink).
   bool close_sinks = true;
+  // Close the source when the tee ends before its end: cancelled, every sink failed, or
+  // fail_all (see relay_options::close_source).
+  bool close_source = true;
 };
 
 struct tee_result {
@@ -64,6 +67,7 @@ struct tee_state {
   tee_result result;
   std::optional<error> fatal;
   bool source_done = false;
+  bool source_eof = false; // the source ended: the whole stream was read
 
   void notify() { wake.notify(); }
   asio::awaitable<void> wait() {
@@ -149,7 +153,10 @@ asio::awaitable<void> tee_reader(tee_state& st, Source& source, const tee_option
       }
       st.notify();
     }
-    if (ec == asio::error::eof) break;
+    if (ec == asio::error::eof) {
+      st.source_eof = true;
+      break;
+    }
     if (ec) {
       st.fatal = error(ec, "tee: reading the source after " + std::to_string(st.result.bytes) +
                                " bytes");
@@ -164,18 +171,21 @@ asio::awaitable<void> tee_reader(tee_state& st, Source& source, const tee_option
 
 // Copies source to every sink until the source ends. The result says how much each sink took
 // and why a dropped one failed; with on_sink_error::fail_all the first failure is the error.
+// One that ends before the source's end closes the source (tee_options::close_source).
 template <class Source, class... Sinks>
 asio::awaitable<expected<tee_result>> tee(tee_options options, Source& source,
                                           Sinks&... sinks) {
   using namespace asio::experimental::awaitable_operators;
   static_assert(sizeof...(Sinks) >= 1, "tee needs at least one sink");
   auto ex = co_await asio::this_coro::executor;
+  detail::source_closer<Source> closer(source, options.close_source);
   detail::tee_state st(ex, sizeof...(Sinks));
   st.result.sinks.resize(sizeof...(Sinks));
   co_await [&]<std::size_t... I>(std::index_sequence<I...>) {
     return (detail::tee_reader(st, source, options) && ... &&
             detail::tee_writer(st, I, sinks, options.close_sinks));
   }(std::index_sequence_for<Sinks...>{});
+  if (st.source_eof) closer.reached_end();
   if (st.fatal) co_return tl::unexpected(*st.fatal);
   co_return std::move(st.result);
 }

@@ -313,9 +313,70 @@ TEST_CASE("relay: a sink that exits early is an error, not a hang", "[io]") {
       auto status = co_await to->wait();
       CHECK(status);
     }
-    // Dropping its stdout ends the producer (EPIPE), however full its pipe is.
+    // The failed relay closed the producer's stdout: it ends (EPIPE), however full its pipe.
+    CHECK_FALSE(from->process().stdout_pipe().is_open());
+    (void)co_await from->wait();
+  }());
+  CHECK_FALSE(has_children());
+  CHECK(open_fds() == before);
+}
+
+TEST_CASE("wait() after a cancelled relay or tee of the taken stdout returns: they close it",
+          "[io]") {
+  // Before, the stdout pipe stayed open with nobody reading it: ffmpeg blocked on a full pipe
+  // and wait() never returned (the run() limit failed the test).
+  auto before = open_fds();
+  run(
+      []() -> awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        for (bool use_tee : {false, true}) {
+          CAPTURE(use_tee);
+          auto from = producer(1000000).spawn(ex); // ~9 GB: never ends by itself
+          auto to = consumer().spawn(ex);
+          REQUIRE(from);
+          REQUIRE(to);
+          if (use_tee)
+            (void)co_await (tee(from->take_stdout(), to->stdin_pipe()) ||
+                            sleep_for(std::chrono::milliseconds(300)));
+          else
+            (void)co_await (relay(from->take_stdout(), to->stdin_pipe()) ||
+                            sleep_for(std::chrono::milliseconds(300)));
+          CHECK_FALSE(from->process().stdout_pipe().is_open());
+          auto status = co_await from->wait(); // ends: its next write is a broken pipe
+          REQUIRE_FALSE(status);
+          CHECK(status.error().code() == errc::process_failed);
+          to->close_stdin(); // the sink was left open (only the source's end closes it)
+          auto sunk = co_await to->wait();
+          CHECK(sunk);
+        }
+      }(),
+      std::chrono::seconds(20));
+  CHECK_FALSE(has_children());
+  CHECK(open_fds() == before);
+}
+
+TEST_CASE("relay_options::close_source off: a cancelled relay leaves the source to the caller",
+          "[io]") {
+  auto before = open_fds();
+  run([]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto from = producer(1000000).spawn(ex);
+    auto to = consumer().spawn(ex);
+    REQUIRE(from);
+    REQUIRE(to);
+    relay_options o;
+    o.close_source = false;
+    (void)co_await (relay(from->take_stdout(), to->stdin_pipe(), o) ||
+                    sleep_for(std::chrono::milliseconds(200)));
+    REQUIRE(from->process().stdout_pipe().is_open());
+    // The rest of the stream, relayed again: the source is still good to read.
+    auto more = co_await (relay(from->take_stdout(), to->stdin_pipe(), o) ||
+                          sleep_for(std::chrono::milliseconds(200)));
+    CHECK(more.index() == 1); // still flowing when the timer ended it
     from->process().stdout_pipe().close();
     (void)co_await from->wait();
+    to->close_stdin();
+    (void)co_await to->wait();
   }());
   CHECK_FALSE(has_children());
   CHECK(open_fds() == before);
