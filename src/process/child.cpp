@@ -2,11 +2,11 @@
 // exit, the stop ladder, and the reaper service that outlives every child object.
 #include <sidecar/child.hpp>
 
-#include <sidecar/find_executable.hpp>
 #include <sidecar/detail/unique_fd.hpp>
 #include <sidecar/detail/wakeup.hpp>
 
 #include "sidecar_config.h"
+#include "spawn_plan.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -400,172 +400,34 @@ std::size_t adopted_children(asio::execution_context& ctx) {
 
 } // namespace detail
 
-namespace {
-
-using detail::unique_fd;
-
-// A posix_spawn_file_actions_t / posix_spawnattr_t that destroy themselves.
-struct file_actions {
-  posix_spawn_file_actions_t fa;
-  file_actions() { ::posix_spawn_file_actions_init(&fa); }
-  ~file_actions() { ::posix_spawn_file_actions_destroy(&fa); }
-};
-struct spawn_attr {
-  posix_spawnattr_t attr;
-  spawn_attr() { ::posix_spawnattr_init(&attr); }
-  ~spawn_attr() { ::posix_spawnattr_destroy(&attr); }
-};
-
-struct pipe_pair {
-  unique_fd read, write;
-};
-
-expected<pipe_pair> make_pipe(const char* what) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) == -1) return fail_errno(std::string("creating the ") + what + " pipe", errno);
-  return pipe_pair{unique_fd(fds[0]), unique_fd(fds[1])};
-}
-
-} // namespace
-
 expected<child> child::spawn(const executor_type& ex, spawn_options o) {
   detail::ignore_sigpipe_once();
   // Made now so that it shuts down before the scheduler destroys coroutine frames that may
   // still own children.
   detail::reaper_for(ex);
 
-  if (o.program.empty()) return fail(errc::bad_argument, "spawn: no program given");
-  std::filesystem::path program = o.program;
-  if (program.native().find('/') == std::string::npos) {
-    auto found = find_executable(program.native());
-    if (!found) return tl::unexpected(found.error());
-    program = *found;
-  }
-  std::error_code fs_ec;
-  program = std::filesystem::absolute(program, fs_ec);
-  if (o.cwd) {
-    if (!std::filesystem::is_directory(*o.cwd, fs_ec))
-      return fail(std::make_error_code(std::errc::no_such_file_or_directory),
-                  "spawn " + program.filename().string() + ": working directory " +
-                      o.cwd->string() + " is not a directory");
-  }
-
+  auto program = detail::resolve_program(o);
+  if (!program) return tl::unexpected(program.error());
+  const std::string name = program->filename().string();
   std::shared_ptr<detail::child_state> state;
   try {
     // The first descriptor object of an io_context makes its reactor (epoll, eventfd): at
     // EMFILE Asio throws, and that is an error to return.
     state = std::make_shared<detail::child_state>(ex);
   } catch (const std::system_error& e) {
-    return fail(e.code(), "spawn " + program.filename().string() + ": " + e.what());
+    return fail(e.code(), "spawn " + name + ": " + e.what());
   }
   state->ladder = o.ladder;
   state->exit_how = o.exit_how;
 
-  // What each descriptor of the child becomes: {child fd, our fd for it}. Our fds are moved
-  // above every target first, so no dup2 can clobber a source still to be used.
-  std::vector<std::pair<int, int>> plan;
-  std::vector<unique_fd> child_ends; // closed in the program once the child has them
-  unique_fd our_in, our_out, our_err;
-  std::vector<std::pair<int, unique_fd>> our_extra;
-
-  auto std_stream = [&](int target, const stdio& how, unique_fd& ours,
-                        const char* name) -> expected<void> {
-    switch (how.how()) {
-    case stdio::kind::inherit: return {};
-    case stdio::kind::fd:
-      if (how.fd() < 0) return fail(errc::bad_argument, std::string("spawn: bad fd for ") + name);
-      plan.emplace_back(target, how.fd());
-      return {};
-    case stdio::kind::null: {
-      unique_fd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
-      if (!null) return fail_errno("opening /dev/null", errno);
-      plan.emplace_back(target, null.get());
-      child_ends.push_back(std::move(null));
-      return {};
-    }
-    case stdio::kind::pipe: {
-      auto p = make_pipe(name);
-      if (!p) return tl::unexpected(p.error());
-      bool child_reads = target == 0;
-      plan.emplace_back(target, child_reads ? p->read.get() : p->write.get());
-      ours = std::move(child_reads ? p->write : p->read);
-      child_ends.push_back(std::move(child_reads ? p->read : p->write));
-      return {};
-    }
-    }
-    return {};
-  };
-  if (auto r = std_stream(0, o.in, our_in, "stdin"); !r)
-    return tl::unexpected(r.error().prefix("spawn " + program.filename().string()));
-  if (auto r = std_stream(1, o.out, our_out, "stdout"); !r)
-    return tl::unexpected(r.error().prefix("spawn " + program.filename().string()));
-  if (auto r = std_stream(2, o.err, our_err, "stderr"); !r)
-    return tl::unexpected(r.error().prefix("spawn " + program.filename().string()));
-  if (our_out && o.stdout_pipe_size > 0) {
-    // Best effort: an unprivileged program may be capped by /proc/sys/fs/pipe-max-size.
-    ::fcntl(our_out.get(), F_SETPIPE_SZ, static_cast<int>(o.stdout_pipe_size));
-  }
-  for (int fd : o.output_pipes) {
-    if (fd <= 2) return fail(errc::bad_argument, "spawn: output pipe fd must be above 2");
-    auto p = make_pipe("output");
-    if (!p) return tl::unexpected(p.error().prefix("spawn " + program.filename().string()));
-    plan.emplace_back(fd, p->write.get());
-    our_extra.emplace_back(fd, std::move(p->read));
-    child_ends.push_back(std::move(p->write));
-  }
-  for (auto [target, ours] : o.pass_fds) {
-    if (target < 0 || ours < 0) return fail(errc::bad_argument, "spawn: bad pass_fds entry");
-    plan.emplace_back(target, ours);
-  }
-  int max_target = 2;
-  for (auto& [target, src] : plan) max_target = std::max(max_target, target);
-  for (std::size_t i = 0; i < plan.size(); ++i)
-    for (std::size_t j = i + 1; j < plan.size(); ++j)
-      if (plan[i].first == plan[j].first)
-        return fail(errc::bad_argument,
-                    "spawn: fd " + std::to_string(plan[i].first) + " given twice");
-
-  std::vector<unique_fd> lifted;
-  file_actions fa;
-  if (o.cwd) ::posix_spawn_file_actions_addchdir_np(&fa.fa, o.cwd->c_str());
-  for (auto& [target, src] : plan) {
-    unique_fd high(::fcntl(src, F_DUPFD_CLOEXEC, max_target + 1));
-    if (!high)
-      return fail_errno("spawn " + program.filename().string() + ": duplicating fd " +
-                            std::to_string(src),
-                        errno);
-    ::posix_spawn_file_actions_adddup2(&fa.fa, high.get(), target);
-    lifted.push_back(std::move(high));
-  }
-  // Descriptors between 3 and the highest target that the plan leaves unused stay closed.
-  for (int fd = 3; fd <= max_target; ++fd)
-    if (std::none_of(plan.begin(), plan.end(), [fd](auto& p) { return p.first == fd; }))
-      ::posix_spawn_file_actions_addclose(&fa.fa, fd);
-#if SIDECAR_HAS_SPAWN_CLOSEFROM
-  // Every other descriptor is closed, even one another thread opened without O_CLOEXEC.
-  ::posix_spawn_file_actions_addclosefrom_np(&fa.fa, max_target + 1);
-#endif
-
-  spawn_attr attr;
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  ::posix_spawnattr_setsigmask(&attr.attr, &none);
-  ::posix_spawnattr_setsigdefault(&attr.attr, &all);
-  ::posix_spawnattr_setpgroup(&attr.attr, 0);
-  ::posix_spawnattr_setflags(&attr.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                             POSIX_SPAWN_SETSIGDEF);
-
-  std::string argv0 = o.argv0.value_or(program.filename().string());
-  std::vector<char*> argv;
-  argv.push_back(argv0.data());
-  for (auto& a : o.args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  if (o.env) {
-    for (auto& e : *o.env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-  }
+  auto plan = detail::plan_fds(o, name);
+  if (!plan) return tl::unexpected(plan.error());
+  std::vector<detail::unique_fd> lifted;
+  detail::file_actions fa;
+  if (auto r = detail::add_file_actions(fa, lifted, *plan, o, name); !r)
+    return tl::unexpected(r.error());
+  detail::spawn_attr attr;
+  detail::spawn_args args(o, *program);
 
   bool use_pidfd = o.watch != exit_watch::sigchld && detail::pidfd_supported();
   if (o.watch == exit_watch::pidfd && !use_pidfd)
@@ -576,30 +438,30 @@ expected<child> child::spawn(const executor_type& ex, spawn_options o) {
   // to return, not an exception.
   if (!use_pidfd) {
     if (auto e = state->try_ensure_sigchld())
-      return fail(e, "spawn " + program.string() + ": no descriptor left to watch its exit");
+      return fail(e, "spawn " + program->string() + ": no descriptor left to watch its exit");
   }
 
   pid_t pid = -1;
   // glibc's posix_spawn runs the child on a vfork-style clone and hands the exec error back
   // before returning: a missing or non-executable program fails here, synchronously.
-  int rc = ::posix_spawn(&pid, program.c_str(), &fa.fa, &attr.attr, argv.data(),
-                         o.env ? envp.data() : environ);
+  int rc = ::posix_spawn(&pid, program->c_str(), &fa.fa, &attr.attr, args.argv.data(),
+                         o.env ? args.envp.data() : environ);
   if (rc != 0) {
-    std::string why = "cannot run " + program.string();
+    std::string why = "cannot run " + program->string();
     if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)
       return tl::unexpected(error(std::error_code(rc, std::system_category()), why));
     return fail_errno(why, rc);
   }
   state->pid = pid;
   if (o.kill_on_exit) detail::track_until_exit(pid);
-  child_ends.clear();
+  plan->child_ends.clear();
   lifted.clear();
 
   std::error_code ec;
-  if (our_in) state->in.assign(our_in.release(), ec);
-  if (our_out) state->out.assign(our_out.release(), ec);
-  if (our_err) state->err.assign(our_err.release(), ec);
-  for (auto& [fd, ours] : our_extra) {
+  if (plan->in) state->in.assign(plan->in.release(), ec);
+  if (plan->out) state->out.assign(plan->out.release(), ec);
+  if (plan->err) state->err.assign(plan->err.release(), ec);
+  for (auto& [fd, ours] : plan->extra) {
     state->extra.emplace_back(fd, asio::readable_pipe(ex));
     state->extra.back().second.assign(ours.release(), ec);
   }
@@ -611,7 +473,7 @@ expected<child> child::spawn(const executor_type& ex, spawn_options o) {
     } else if (auto e = state->try_ensure_sigchld()) {
       // No way to learn of its exit (EMFILE): end it now rather than leave it unwatched.
       state->kill_and_reap();
-      return fail(e, "spawn " + program.string() + ": no descriptor left to watch its exit");
+      return fail(e, "spawn " + program->string() + ": no descriptor left to watch its exit");
     } // else SIGCHLD: a signal may be missed, so try_reap polls before each wait
   }
 #endif

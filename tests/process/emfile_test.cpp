@@ -51,6 +51,16 @@ private:
   std::vector<int> held_;
 };
 
+// Runs ctx until c has exited (at most 10 s) and checks it exited cleanly.
+void wait_clean_exit(asio::io_context& ctx, child& c) {
+  std::optional<std::error_code> done;
+  c.async_wait([&](std::error_code ec, exit_status) { done = ec; });
+  ctx.restart();
+  ctx.run_for(std::chrono::seconds(10));
+  REQUIRE(done);
+  CHECK_FALSE(*done);
+}
+
 } // namespace
 
 TEST_CASE("at EMFILE a spawn is an error value, and pidfd is still used afterwards", "[process]") {
@@ -68,12 +78,7 @@ TEST_CASE("at EMFILE a spawn is an error value, and pidfd is still used afterwar
           c = child::spawn(ctx.get_executor(), spawn_options::to_read(helper(), {"exit", "0"})));
       if (c) {
         ++spawned;
-        std::optional<std::error_code> done;
-        c->async_wait([&](std::error_code ec, exit_status) { done = ec; });
-        ctx.restart();
-        ctx.run_for(std::chrono::seconds(10));
-        REQUIRE(done);
-        CHECK_FALSE(*done);
+        wait_clean_exit(ctx, *c);
       } else {
         ++errors;
         INFO(c.error().message());
@@ -90,11 +95,6 @@ TEST_CASE("at EMFILE a spawn is an error value, and pidfd is still used afterwar
   o.watch = exit_watch::pidfd;
   auto c = child::spawn(ctx.get_executor(), std::move(o));
   REQUIRE(c);
-  std::optional<std::error_code> done;
-  c->async_wait([&](std::error_code ec, exit_status) { done = ec; });
-  ctx.restart();
-  ctx.run_for(std::chrono::seconds(10));
-  REQUIRE(done);
-  CHECK_FALSE(*done);
+  wait_clean_exit(ctx, *c);
   CHECK_FALSE(has_children());
 }
