@@ -25,8 +25,9 @@ namespace {
 constexpr int seconds = 5, fps = 30, tcp_w = 320, tcp_h = 180;
 
 // Frames of output 1, read from the TCP connection ffmpeg makes.
-asio::awaitable<sidecar::expected<std::uint64_t>> count_frames(sidecar::tcp_ingest& ingest) {
-  auto conn = co_await ingest.accept(0);
+asio::awaitable<sidecar::expected<std::uint64_t>> count_frames(sidecar::tcp_ingest& ingest,
+                                                                pid_t from) {
+  auto conn = co_await ingest.accept(0, from); // only ffmpeg's connection
   if (!conn) co_return tl::unexpected(conn.error());
   std::vector<char> frame(tcp_w * tcp_h * 3);
   std::uint64_t frames = 0;
@@ -97,7 +98,7 @@ asio::awaitable<int> demo(fs::path dir) {
       co_return 1;
     }
     auto r = co_await sidecar::pipeline(
-        sidecar::must(count_frames(*ingest)) && sidecar::must(progress_bar(*ff)) &&
+        sidecar::must(count_frames(*ingest, ff->id())) && sidecar::must(progress_bar(*ff)) &&
         sidecar::must(sidecar::relay(ff->take_stdout(), player->stdin_pipe())));
     if (!r) {
       std::cerr << "demo: " << r.error().message() << '\n';
@@ -107,7 +108,7 @@ asio::awaitable<int> demo(fs::path dir) {
     percent = std::get<1>(*r);
     (void)co_await player->wait();
   } else {
-    auto r = co_await sidecar::pipeline(sidecar::must(count_frames(*ingest)) &&
+    auto r = co_await sidecar::pipeline(sidecar::must(count_frames(*ingest, ff->id())) &&
                                         sidecar::must(progress_bar(*ff)));
     if (!r) {
       std::cerr << "demo: " << r.error().message() << '\n';

@@ -12,6 +12,8 @@
 #include <array>
 #include <iostream>
 
+#include <sys/types.h>
+
 using namespace asio::experimental::awaitable_operators;
 
 namespace {
@@ -38,9 +40,10 @@ struct received {
   std::string text; // kept for the subtitle output
 };
 
-asio::awaitable<received> read_output(sidecar::tcp_ingest& ingest, std::size_t k, bool keep) {
+asio::awaitable<received> read_output(sidecar::tcp_ingest& ingest, std::size_t k, pid_t from,
+                                      bool keep) {
   received r;
-  auto conn = co_await ingest.accept(k);
+  auto conn = co_await ingest.accept(k, from); // only a connection of ffmpeg's process group
   if (!conn) {
     std::cerr << "tcp_multi_output: " << conn.error().message() << '\n';
     co_return r;
@@ -79,8 +82,8 @@ asio::awaitable<int> tcp_multi_output() {
     co_return 1;
   }
   auto [video, audio, text] =
-      co_await (read_output(*ingest, 0, false) && read_output(*ingest, 1, false) &&
-                read_output(*ingest, 2, true));
+      co_await (read_output(*ingest, 0, ff->id(), false) &&
+                read_output(*ingest, 1, ff->id(), false) && read_output(*ingest, 2, ff->id(), true));
   auto status = co_await ff->wait();
   if (!status) {
     std::cerr << "tcp_multi_output: " << status.error().message() << '\n';

@@ -26,7 +26,7 @@ asio::awaitable<int> tcp_stream() {
     std::cerr << "tcp_stream: " << ff.error().message() << '\n';
     co_return 1;
   }
-  auto conn = co_await ingest->accept(0);
+  auto conn = co_await ingest->accept(0, ff->id()); // only ffmpeg's connection
   if (!conn) {
     std::cerr << "tcp_stream: " << conn.error().message() << '\n';
     co_return 1;

@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <string_view>
 
+#include <sys/types.h>
+
 namespace sidecar {
 
 class named_pipe {
@@ -24,8 +26,13 @@ public:
   // A new FIFO `name` in a new private directory under the temp dir; both are removed when
   // the named_pipe is destroyed.
   static expected<named_pipe> create(const executor_type& ex, std::string_view name = "fifo");
-  // A FIFO at `path`: made if missing (and then removed on destruction), used as it is if
-  // it is already a FIFO. Anything else there is errc::already_exists and is left alone.
+  // A FIFO at `path`: made if missing (0600, and then removed on destruction), used as it is
+  // if it is already a FIFO that we could have made: owned by our effective uid, with no
+  // access for group or others. Anything else there — not a FIFO, a symbolic link, another
+  // user's FIFO, a FIFO that others may read or write — is errc::already_exists, with the
+  // reason (owner uid, mode in octal), and is left alone. The checks are made on what an
+  // O_PATH|O_NOFOLLOW open finds, and open_read()/open_write() refuse anything but that very
+  // FIFO (same device and inode, checked on the opened descriptor).
   static expected<named_pipe> create_at(const executor_type& ex, std::filesystem::path path);
 
   named_pipe(named_pipe&&) noexcept;
@@ -44,7 +51,8 @@ public:
   void close(std::error_code& ec) { stream_.close(ec); }
 
   // Opens the reading end at once (O_NONBLOCK). Reads then wait for a writer: a reader that
-  // opened before any writer does not see a false end of stream.
+  // opened before any writer does not see a false end of stream. Like open_write(), fails
+  // (errc::already_exists) when path() no longer names the FIFO that was made or checked.
   expected<void> open_read();
   // Opens the writing end once a reader has the FIFO open, retrying with a short backoff
   // (ENXIO means "no reader yet"); errc::timed_out after `timeout`. Never blocks the thread.
@@ -83,12 +91,18 @@ private:
   named_pipe(const executor_type& ex, std::filesystem::path path, bool remove_fifo,
              std::filesystem::path private_dir);
   void cleanup() noexcept;
+  // Takes an opened descriptor of path_ as the stream, if it is the pinned FIFO (else closes
+  // it and says why).
+  expected<void> adopt(int fd);
 
   asio::posix::stream_descriptor stream_;
   std::filesystem::path path_;
   std::filesystem::path private_dir_; // removed with the FIFO, when we made it
   bool remove_fifo_ = false;
   bool writer_seen_ = false;
+  // The FIFO that was made or checked: an open must find this one at path_.
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
 };
 
 } // namespace sidecar

@@ -6,6 +6,31 @@
 // output k gets its own destination address, 127.0.0.(k+1), all on one port number: Linux
 // routes the whole of 127.0.0.0/8 to the loopback interface, and the acceptor a connection
 // arrives at says which output it is. `url(k)` is what to give ffmpeg for output k.
+//
+// Whose connection it is: any local user can connect to a loopback port, so a connection is
+// handed out only when its peer is ours. TCP has no SO_PEERCRED, but the kernel lists every
+// socket of this network namespace in /proc/net/tcp (and tcp6) with its owner's uid and its
+// inode. The ingest accepts in the background from open() on and checks each connection as
+// it arrives, while its peer most likely still holds its socket (the entry whose local end
+// is the connection's remote end):
+//  - a peer socket of another uid: refused, at once;
+//  - a peer in none of the tables (another host, or a reset): refused, at once;
+//  - a peer socket of our effective uid: identified, with the process groups of our session
+//    whose processes hold it (its inode among /proc/<pid>/fd). accept(k) takes it;
+//    accept(k, process_group) takes it when one of them is that group, else refuses it;
+//  - a peer socket already closed (inode 0: a short output that ffmpeg wrote and closed
+//    before the io_context got to look, or a stranger that closed at once): whose it was
+//    cannot be known. accept() holds it until nothing that could still connect runs — the
+//    process group for accept(k, group), every child of this process for accept(k) — and
+//    then takes it only if it is the only one; two or more are all refused (errc::protocol).
+//    An identified connection that arrives meanwhile is taken at once, the rest refused.
+// A refused connection is closed, and accepting goes on until the right peer comes or
+// accept_timeout passes; the timeout's error says how many were refused and why.
+// Not caught: root; a process of our uid that holds the child's socket or joins its process
+// group (it could ptrace the child anyway); with accept(k), any other process of our uid;
+// a stranger whose connection closes before it is checked, when the child itself never
+// connects (the child failed: its wait() says so); a child that leaves our session (setsid)
+// is not waited for.
 #pragma once
 
 #include <sidecar/error.hpp>
@@ -16,15 +41,22 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
-#include <vector>
+
+#include <sys/types.h>
 
 namespace sidecar {
+
+namespace detail {
+struct ingest_state;
+} // namespace detail
 
 struct tcp_ingest_options {
   std::size_t outputs = 1;
   // The first address; output k listens on this address + k. Loopback unless the program
-  // asks otherwise (then only one output can be told apart per address).
+  // asks otherwise (then only one output can be told apart per address, and only local
+  // peers can be identified: connections from other hosts are refused).
   asio::ip::address_v4 base = asio::ip::address_v4::loopback();
   unsigned short port = 0; // 0: a free one
   // How long accept() waits for ffmpeg to connect.
@@ -35,26 +67,43 @@ class tcp_ingest {
 public:
   using executor_type = asio::any_io_executor;
 
-  // Binds and listens on every output's address. A port in use is errc-free: the system's
-  // EADDRINUSE, with the address in the message.
+  // Binds and listens on every output's address, and starts checking connections as they
+  // arrive. A port in use is errc-free: the system's EADDRINUSE, with the address in the
+  // message.
   static expected<tcp_ingest> open(const executor_type& ex, tcp_ingest_options options = {});
 
+  tcp_ingest(tcp_ingest&&) noexcept = default;
+  tcp_ingest& operator=(tcp_ingest&&) noexcept;
+  // Stops listening and closes every connection not handed out yet.
+  ~tcp_ingest();
+
   unsigned short port() const noexcept { return port_; }
-  std::size_t outputs() const noexcept { return acceptors_.size(); }
+  std::size_t outputs() const noexcept { return outputs_; }
   asio::ip::tcp::endpoint endpoint(std::size_t output) const;
   // "tcp://127.0.0.2:40123" for output 1: pass it to ffmpeg as that output's URL.
   std::string url(std::size_t output) const;
 
-  // The connection ffmpeg made for `output`; errc::timed_out past accept_timeout.
+  // The connection ffmpeg made for `output`, from a process of our effective uid (see the top
+  // of this file); errc::timed_out past accept_timeout, errc::cancelled when cancelled,
+  // errc::protocol when several unidentifiable connections leave it unknown which is ffmpeg's.
   asio::awaitable<expected<asio::ip::tcp::socket>> accept(std::size_t output);
+  // The same, from a process of `process_group`: the child's id() (sidecar's children lead
+  // their own process group). The preferred form: another program of our uid is refused too,
+  // and only the group's end, not every child's, decides about a connection closed early.
+  asio::awaitable<expected<asio::ip::tcp::socket>> accept(std::size_t output, pid_t process_group);
 
 private:
-  tcp_ingest(std::vector<asio::ip::tcp::acceptor> a, unsigned short port,
+  tcp_ingest(std::shared_ptr<detail::ingest_state> s, unsigned short port, std::size_t outputs,
              std::chrono::milliseconds timeout)
-      : acceptors_(std::move(a)), port_(port), timeout_(timeout) {}
+      : state_(std::move(s)), port_(port), outputs_(outputs), timeout_(timeout) {}
+  // accept() for a process of `group`, or of our uid when `group` is 0.
+  asio::awaitable<expected<asio::ip::tcp::socket>> accept_from(std::size_t output, pid_t group);
 
-  std::vector<asio::ip::tcp::acceptor> acceptors_;
+  // Shared with the background accepts and the pending accept() calls, so that neither
+  // depends on where this object is (it may move).
+  std::shared_ptr<detail::ingest_state> state_;
   unsigned short port_ = 0;
+  std::size_t outputs_ = 0;
   std::chrono::milliseconds timeout_;
 };
 

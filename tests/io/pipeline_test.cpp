@@ -157,7 +157,7 @@ TEST_CASE("a failing stage leaves no FIFO, no listening port, no child and no fd
           };
           // The TCP reader would read forever.
           auto tcp_stage = [&]() -> awaitable<expected<void>> {
-            auto sock = co_await ingest->accept(0);
+            auto sock = co_await ingest->accept(0, ff->id());
             if (!sock) co_return tl::unexpected(sock.error());
             std::array<std::byte, 65536> buf{};
             for (;;) {
