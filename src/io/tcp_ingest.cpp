@@ -343,12 +343,50 @@ std::string describe(const std::vector<pid_t>& groups) {
   return s;
 }
 
+// Goes through the connections queued for `out` in order: returns the first identified one
+// held by `group` (by any process of ours for 0) and refuses the others; an unidentified one
+// is counted, the first kept in `unknown` (refused once an identified one is taken).
+std::optional<tcp::socket> take_arrival(detail::ingest_output& out, pid_t group,
+                                        std::optional<detail::ingest_arrival>& unknown,
+                                        std::size_t& unknowns) {
+  while (!out.waiting.empty()) {
+    auto next = std::move(out.waiting.front());
+    out.waiting.pop_front();
+    if (!next.identified) {
+      if (++unknowns == 1)
+        unknown = std::move(next);
+      else
+        refuse(out, next.socket, next.from, closed_before_checked);
+      continue;
+    }
+    if (!group || std::find(next.groups.begin(), next.groups.end(), group) != next.groups.end()) {
+      if (unknown)
+        refuse(out, unknown->socket, unknown->from,
+               "could not be identified (its peer had closed it before it was checked), and " +
+                   next.from + " was");
+      out.unknown_dropped = 0;
+      return std::move(next.socket);
+    }
+    refuse(out, next.socket, next.from,
+           "is not from process group " + std::to_string(group) + " (" + describe(next.groups) +
+               ")");
+  }
+  return std::nullopt;
+}
+
+// "; refused N connections, the last: …" for a timeout's message, or nothing.
+std::string refusals(const detail::ingest_output& out) {
+  if (!out.refused) return {};
+  return "; refused " + std::to_string(out.refused) + " connection" + (out.refused > 1 ? "s" : "") +
+         ", the last: " + out.last_refusal;
+}
+
 } // namespace
 
 expected<tcp_ingest> tcp_ingest::open(const executor_type& ex, tcp_ingest_options o) {
   if (o.outputs == 0 || o.outputs > 250)
-    return fail(errc::bad_argument, "tcp_ingest: between 1 and 250 outputs, not " +
-                                        std::to_string(o.outputs));
+    return fail(errc::bad_argument,
+                "tcp_ingest: between 1 and 250 outputs, not " + std::to_string(o.outputs));
   // With port 0 the first bind picks the port; another program may hold it on the other
   // addresses, so try a few ports before giving up.
   error last(errc::bad_argument, "tcp_ingest: no attempt made");
@@ -447,28 +485,7 @@ asio::awaitable<expected<asio::ip::tcp::socket>> tcp_ingest::accept_from(std::si
   arm(st, output); // again, after a failure
   asio::steady_timer timer(out.acceptor.get_executor());
   for (;;) {
-    while (!out.waiting.empty()) {
-      auto next = std::move(out.waiting.front());
-      out.waiting.pop_front();
-      if (!next.identified) {
-        if (++unknowns == 1)
-          unknown = std::move(next);
-        else
-          refuse(out, next.socket, next.from, closed_before_checked);
-        continue;
-      }
-      if (!group || std::find(next.groups.begin(), next.groups.end(), group) != next.groups.end()) {
-        if (unknown)
-          refuse(out, unknown->socket, unknown->from,
-                 "could not be identified (its peer had closed it before it was checked), and " +
-                     next.from + " was");
-        out.unknown_dropped = 0;
-        co_return std::move(next.socket);
-      }
-      refuse(out, next.socket, next.from,
-             "is not from process group " + std::to_string(group) + " (" + describe(next.groups) +
-                 ")");
-    }
+    if (auto taken = take_arrival(out, group, unknown, unknowns)) co_return std::move(*taken);
     if (child_ended) {
       // Nothing that could connect runs any more, and every connection made is taken.
       unknowns += std::exchange(out.unknown_dropped, 0);
@@ -497,10 +514,7 @@ asio::awaitable<expected<asio::ip::tcp::socket>> tcp_ingest::accept_from(std::si
     auto now = clock::now();
     if (now >= deadline) {
       std::string msg = "tcp_ingest: nothing connected to " + where + whom + " within " +
-                        std::to_string(timeout.count()) + " ms";
-      if (out.refused)
-        msg += "; refused " + std::to_string(out.refused) + " connection" +
-               (out.refused > 1 ? "s" : "") + ", the last: " + out.last_refusal;
+                        std::to_string(timeout.count()) + " ms" + refusals(out);
       if (unknown)
         msg += "; " + std::to_string(unknowns) +
                " whose peer had closed it before it could be checked waited for the end of " + who;
@@ -525,8 +539,8 @@ expected<unsigned short> free_loopback_port() {
   return a.local_endpoint().port();
 }
 
-asio::awaitable<expected<asio::ip::tcp::socket>> connect_with_retry(
-    asio::ip::tcp::endpoint to, std::chrono::milliseconds timeout) {
+asio::awaitable<expected<asio::ip::tcp::socket>>
+connect_with_retry(asio::ip::tcp::endpoint to, std::chrono::milliseconds timeout) {
   auto ex = co_await asio::this_coro::executor;
   detail::backoff retry(ex, timeout, std::chrono::milliseconds(5));
   for (;;) {
@@ -534,12 +548,11 @@ asio::awaitable<expected<asio::ip::tcp::socket>> connect_with_retry(
     auto [ec] = co_await s.async_connect(to, use_tuple);
     if (!ec) co_return std::move(s);
     if (ec != asio::error::connection_refused || retry.expired())
-      co_return fail(ec, "connecting to " + to.address().to_string() + ":" +
-                             std::to_string(to.port()) +
-                             (ec == asio::error::connection_refused
-                                  ? " (nothing listened within " +
-                                        std::to_string(timeout.count()) + " ms)"
-                                  : std::string()));
+      co_return fail(
+          ec, "connecting to " + to.address().to_string() + ":" + std::to_string(to.port()) +
+                  (ec == asio::error::connection_refused
+                       ? " (nothing listened within " + std::to_string(timeout.count()) + " ms)"
+                       : std::string()));
     co_await retry.pause();
   }
 }
