@@ -19,47 +19,50 @@ namespace sidecar::log_detail {
 
 using sv = std::string_view;
 
-// Replaces bytes that are not UTF-8 by U+FFFD (no overlongs, surrogates or code points past
-// U+10FFFF); ASCII, the common case, is checked a word at a time.
-inline std::string utf8(sv s) {
-  std::size_t i = 0;
-  for (std::uint64_t w; i + 8 <= s.size(); i += 8) { // ASCII, a word at a time
+// Bytes from `i` on that are ASCII, a word at a time: the index of the first that is not.
+inline std::size_t skip_ascii(sv s, std::size_t i) {
+  for (std::uint64_t w; i + 8 <= s.size(); i += 8) {
     std::memcpy(&w, s.data() + i, 8);
     if (w & 0x8080808080808080ull) break;
   }
   while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80)
     ++i;
+  return i;
+}
+
+// The length of the valid UTF-8 sequence at s[i] (no overlongs, surrogates or code points
+// past U+10FFFF), 0 when it is not one.
+inline std::size_t utf8_sequence(sv s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  std::size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+  if (c >= 0xF5 || len == 0 || i + len > s.size()) return 0;
+  for (std::size_t k = 1; k < len; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  const auto c1 = static_cast<unsigned char>(s[i + 1]);
+  if (len == 3 && ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0))) return 0;
+  if (len == 4 && ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90))) return 0;
+  return len;
+}
+
+// Replaces bytes that are not UTF-8 by U+FFFD. ASCII, the common case, is checked a word at
+// a time, and valid text is copied in runs between the replacements.
+inline std::string utf8(sv s) {
+  std::size_t i = skip_ascii(s, 0);
   if (i == s.size()) return std::string(s);
-  std::string out(s.substr(0, i));
+  std::string out;
   out.reserve(s.size() + 8);
+  std::size_t copied = 0; // s[copied, i) is valid and not yet in out
   while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-      ++i;
+    if (auto len = utf8_sequence(s, i)) {
+      i = skip_ascii(s, i + len);
       continue;
     }
-    std::size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-    if (c >= 0xF5) len = 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k)
-      ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (ok && len == 3) { // no overlongs, no surrogates
-      auto c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
-    }
-    if (ok && len == 4) {
-      auto c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
-    }
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out.append("\xEF\xBF\xBD");
-      ++i;
-    }
+    out.append(s.substr(copied, i - copied));
+    out.append("\xEF\xBF\xBD");
+    copied = ++i;
+    i = skip_ascii(s, i);
   }
+  out.append(s.substr(copied));
   return out;
 }
 
