@@ -3,7 +3,9 @@
 
 #include "catch.hpp"
 
+#include <asio/buffer.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
@@ -67,6 +69,19 @@ inline bool has_children() {
 
 // Waits d on the coroutine's executor. Only for pacing (a retry's backoff, a producer's
 // rate): to wait for something to happen, wait for that (an event, async_wait_reaped).
+// Reads a stream to its end (or first error) and returns what came.
+template <class Stream> asio::awaitable<std::string> read_all(Stream& s) {
+  std::string out;
+  std::vector<char> buf(64 * 1024);
+  for (;;) {
+    auto [ec, n] = co_await s.async_read_some(asio::buffer(buf),
+                                              asio::experimental::as_tuple(asio::use_awaitable));
+    out.append(buf.data(), n);
+    if (ec) break;
+  }
+  co_return out;
+}
+
 inline asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
   co_await t.async_wait(asio::use_awaitable);

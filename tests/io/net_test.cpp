@@ -25,18 +25,6 @@ using asio::ip::tcp;
 
 namespace {
 
-constexpr auto tuple = asio::experimental::as_tuple(asio::use_awaitable);
-
-template <class Stream> awaitable<std::string> read_all(Stream& s) {
-  std::string out;
-  std::array<char, 65536> buf;
-  for (;;) {
-    auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), tuple);
-    out.append(buf.data(), n);
-    if (ec) break;
-  }
-  co_return out;
-}
 
 // accept(k, group), or accept(k) for group 0. (Not `c ? co_await a : co_await b`: g++ 12
 // destroys the result of a co_await inside ?: twice.)

@@ -71,18 +71,6 @@ command producer_md5(int frames) {
   return c;
 }
 
-template <class Stream> awaitable<std::string> read_all(Stream& s) {
-  std::string out;
-  std::vector<char> buf(64 * 1024);
-  for (;;) {
-    auto [ec, n] = co_await s.async_read_some(asio::buffer(buf),
-                                              asio::experimental::as_tuple(asio::use_awaitable));
-    out.append(buf.data(), n);
-    if (ec) break;
-  }
-  co_return out;
-}
-
 // FNV-1a, 64 bits: a checksum to name in a failure message.
 std::uint64_t fnv1a(std::string_view bytes) {
   std::uint64_t h = 14695981039346656037ull;

@@ -31,24 +31,12 @@ using asio::ip::tcp;
 
 namespace {
 
-constexpr auto tuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr uid_t nobody = 65534;
 
 // Changing a process's uid, or a file's owner, needs root: without it those tests say why
 // and pass (Catch2 v2 has no SKIP).
 bool is_root() {
   return ::geteuid() == 0;
-}
-
-template <class Stream> awaitable<std::string> read_all(Stream& s) {
-  std::string out;
-  std::array<char, 65536> buf;
-  for (;;) {
-    auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), tuple);
-    out.append(buf.data(), n);
-    if (ec) break;
-  }
-  co_return out;
 }
 
 // A process forked from this test that connects to `to`, sends "BOGUS…" and then either
