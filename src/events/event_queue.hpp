@@ -20,7 +20,8 @@
 namespace sidecar::detail {
 
 // A FIFO queue on one growing array: unlike std::deque, pushing and popping in steady state
-// never allocates (a deque frees and allocates a block every few elements as it moves).
+// never allocates (a deque frees and allocates a block every few elements as it moves). It
+// starts small and lets a burst's storage go once the burst has drained.
 template <class T> class ring {
 public:
   bool empty() const noexcept { return count_ == 0; }
@@ -34,12 +35,20 @@ public:
   void pop_front() {
     slots_[head_] = T{}; // release what the element held (frame buffers go back to the pool)
     head_ = (head_ + 1) % slots_.size();
-    --count_;
+    if (--count_ == 0 && slots_.size() > kept_capacity) {
+      // A burst (the header's events, a flood of log lines) has drained: its slots go, so a
+      // quiet child holds little. Steady traffic stays within kept_capacity and never
+      // reallocates.
+      slots_ = std::vector<T>();
+      head_ = 0;
+    }
   }
+
+  static constexpr std::size_t first_capacity = 4, kept_capacity = 8;
 
 private:
   void grow() {
-    std::vector<T> bigger(std::max<std::size_t>(16, slots_.size() * 2));
+    std::vector<T> bigger(std::max<std::size_t>(first_capacity, slots_.size() * 2));
     for (std::size_t i = 0; i < count_; ++i)
       bigger[i] = std::move(slots_[(head_ + i) % slots_.size()]);
     slots_ = std::move(bigger);

@@ -43,11 +43,12 @@ secret_scanner::secret_scanner(std::span<const std::string> secrets) : secrets_(
   // A pair that ends k bytes into some secret's first window_ bytes allows a shift of
   // window_ - 1 - k at most; one found nowhere there, of window_ - 1 (capped: smaller is safe).
   const auto most = static_cast<std::uint8_t>(std::min<std::size_t>(window_ - 1, 255));
-  shift_.fill(most);
+  shift_ = std::make_unique<std::array<std::uint8_t, shifts>>();
+  shift_->fill(most);
   for (const auto& s : secrets)
     for (std::size_t k = 1; k < window_; ++k) {
       auto& at =
-          shift_[slot(static_cast<unsigned char>(s[k - 1]), static_cast<unsigned char>(s[k]))];
+          (*shift_)[slot(static_cast<unsigned char>(s[k - 1]), static_cast<unsigned char>(s[k]))];
       at = static_cast<std::uint8_t>(std::min<std::size_t>(at, window_ - 1 - k));
     }
 }
@@ -66,7 +67,7 @@ bool secret_scanner::found_in(std::string_view text) const noexcept {
   }
   const auto* t = reinterpret_cast<const unsigned char*>(text.data());
   for (std::size_t end = window_ - 1; end < text.size();) { // the window's last byte
-    if (auto shift = shift_[slot(t[end - 1], t[end])]) {
+    if (auto shift = (*shift_)[slot(t[end - 1], t[end])]) {
       end += shift;
       continue;
     }
@@ -102,6 +103,11 @@ void stderr_reader::read_now() {
       // Split into lines once, by the parser; each event's line is the parser's current one.
       parser_.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)),
                    [this](log_event&& e) { on_event(std::move(e)); });
+      // stderr is a pipe (ffmpeg_child makes it), whose read returns all it holds up to the
+      // size asked: a short one left it empty, so the next write (or its end) is a new edge
+      // for run()'s wait, and another read now would only say EAGAIN (a syscall saved per
+      // stats line).
+      if (static_cast<std::size_t>(n) < buf.size()) return;
       continue;
     }
     if (n == -1 && errno == EINTR) continue;

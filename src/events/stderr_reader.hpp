@@ -42,7 +42,8 @@ private:
   static constexpr std::size_t shifts = 4096;
   std::span<const std::string> secrets_;
   std::size_t window_ = 0; // the shortest secret's length; 0: none to find
-  std::array<std::uint8_t, shifts> shift_{};
+  // Made only for secrets of two bytes or more: a command without secrets holds no table.
+  std::unique_ptr<std::array<std::uint8_t, shifts>> shift_;
 };
 
 class stderr_reader {

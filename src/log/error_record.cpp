@@ -1,9 +1,20 @@
 // The lines kept to explain a failure.
 #include <sidecar/detail/error_record.hpp>
 
-#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace sidecar::detail {
+
+namespace {
+
+void keep_last(std::vector<std::string>& lines, std::string text, std::size_t bound) {
+  if (lines.size() == bound) lines.erase(lines.begin());
+  lines.push_back(std::move(text));
+}
+
+} // namespace
 
 void error_record::note(const log_line& l) {
   bool is_fatal = l.level == log_level::fatal || l.level == log_level::panic;
@@ -18,12 +29,8 @@ void error_record::note(const log_line& l) {
     context_line_.assign(text); // reuses its buffer: no allocation per line
   else
     context_line_.clear();
-  if (is_error) {
-    error_tail_.push_back(text);
-    if (error_tail_.size() > max_lines) error_tail_.pop_front();
-  }
-  tail_.push_back(std::move(text));
-  if (tail_.size() > max_lines) tail_.pop_front();
+  if (is_error) keep_last(error_tail_, text, max_lines);
+  keep_last(tail_, std::move(text), recent_lines);
 }
 
 std::vector<std::string> error_record::lines() const {
@@ -34,8 +41,7 @@ std::vector<std::string> error_record::lines() const {
     out.insert(out.end(), error_tail_.begin(), error_tail_.end());
     return out;
   }
-  auto n = std::min<std::size_t>(tail_.size(), 5);
-  return {tail_.end() - static_cast<std::ptrdiff_t>(n), tail_.end()};
+  return tail_;
 }
 
 } // namespace sidecar::detail

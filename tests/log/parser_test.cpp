@@ -706,3 +706,29 @@ TEST_CASE("a message's untagged next line keeps its level: a path with a newline
   CHECK(plain[0].level == log_level::unknown);
   CHECK(plain[1].level == log_level::unknown);
 }
+
+TEST_CASE("the error record keeps the last error lines, else the last few lines, oldest dropped",
+          "[log]") {
+  using detail::error_record;
+  auto line = [](log_level level, int i) {
+    return log_line{level, "", "line " + std::to_string(i)};
+  };
+  error_record quiet;
+  CHECK(quiet.lines().empty());
+  for (int i = 0; i < 100; ++i)
+    quiet.note(line(log_level::info, i));
+  auto recent = quiet.lines();
+  REQUIRE(recent.size() == error_record::recent_lines);
+  CHECK(recent.front() == "line " + std::to_string(100 - int(error_record::recent_lines)));
+  CHECK(recent.back() == "line 99");
+
+  error_record failing;
+  for (int i = 0; i < 100; ++i)
+    failing.note(line(i % 2 ? log_level::error : log_level::info, i));
+  auto why = failing.lines();
+  // Error lines only: the info line before the first error was not a component's.
+  REQUIRE(why.size() == error_record::max_lines);
+  CHECK(why.front() == "line " + std::to_string(99 - 2 * (int(error_record::max_lines) - 1)));
+  CHECK(why.back() == "line 99");
+  CHECK_FALSE(failing.fatal_line());
+}

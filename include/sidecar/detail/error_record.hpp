@@ -7,7 +7,6 @@
 #include <sidecar/log.hpp>
 
 #include <cstddef>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,7 +15,8 @@ namespace sidecar::detail {
 
 class error_record {
 public:
-  static constexpr std::size_t max_lines = 32; // kept for error messages
+  static constexpr std::size_t max_lines = 32;   // error-level lines kept for error messages
+  static constexpr std::size_t recent_lines = 5; // other lines, when no error-level line came
 
   // Notes one log line (its secrets masked already).
   void note(const log_line& l);
@@ -27,8 +27,10 @@ public:
   const std::optional<std::string>& fatal_line() const noexcept { return fatal_line_; }
 
 private:
-  std::deque<std::string> tail_;
-  std::deque<std::string> error_tail_;
+  // Vectors, bounded by dropping the oldest: nothing is allocated until a line comes (a quiet
+  // child holds no blocks), and a full one moves a few strings instead of allocating.
+  std::vector<std::string> tail_;
+  std::vector<std::string> error_tail_;
   std::optional<std::string> fatal_line_;
   std::string context_line_;  // the last line, when it came from a component below error level
   std::string error_context_; // that line, when an error-level line followed it first
