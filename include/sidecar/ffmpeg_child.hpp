@@ -2,6 +2,7 @@
 // what it says (parsed stderr) and produces (frames or chunks on stdout), then its exit.
 #pragma once
 
+#include <sidecar/async.hpp>
 #include <sidecar/binary.hpp>
 #include <sidecar/child.hpp>
 #include <sidecar/command.hpp>
@@ -22,7 +23,25 @@ namespace sidecar {
 
 namespace detail {
 class stream_state;
-}
+// The operations, on the shared state (never on the ffmpeg_child, which may move meanwhile).
+using stream_ref = std::shared_ptr<stream_state>;
+namespace ops {
+asio::awaitable<std::optional<event>> next_event(stream_ref s);
+asio::awaitable<std::optional<frame>> next_frame(stream_ref s);
+asio::awaitable<std::optional<progress>> next_progress(stream_ref s);
+asio::awaitable<sidecar::metadata> metadata(stream_ref s);
+asio::awaitable<std::vector<log_line>> errors(stream_ref s);
+asio::awaitable<std::vector<std::string>> stderr_lines(stream_ref s);
+asio::awaitable<expected<exit_status>> wait(stream_ref s);
+} // namespace ops
+
+// A failed wait still says how the child ended, when it did.
+template <> struct failed_value<exit_status> {
+  template <class Executor> static exit_status make(const Executor&, const error* e) {
+    return e && e->status() ? *e->status() : exit_status{};
+  }
+};
+} // namespace detail
 
 class ffmpeg_child {
 public:
@@ -79,6 +98,45 @@ public:
   // signal gives errc::process_failed with the exit status and ffmpeg's last error lines.
   asio::awaitable<expected<exit_status>> wait();
 
+  // --- the same, for any completion token (sidecar/async.hpp) ------------------------------
+  // Each completes with void(std::error_code, T) on the handler's associated executor:
+  // async_next_event/_frame/_progress give asio::error::eof once the stream has ended (where
+  // the short forms give nullopt) and asio::error::operation_aborted when cancelled (where
+  // they throw it); the cancellation types stop the child as above. async_wait gives the exit
+  // status also when it fails (errc::process_failed, errc::cancelled: error_lines() has
+  // ffmpeg's reason). As with Asio's own objects, the default token is the executor's
+  // (none for any_io_executor: pass one).
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_next_event(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return spawned<std::optional<event>>(&detail::ops::next_event, std::forward<Token>(token));
+  }
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_next_frame(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return spawned<std::optional<frame>>(&detail::ops::next_frame, std::forward<Token>(token));
+  }
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_next_progress(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return spawned<std::optional<progress>>(&detail::ops::next_progress,
+                                            std::forward<Token>(token));
+  }
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_metadata(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return spawned<sidecar::metadata>(&detail::ops::metadata, std::forward<Token>(token));
+  }
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_errors(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return spawned<std::vector<log_line>>(&detail::ops::errors, std::forward<Token>(token));
+  }
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_stderr_lines(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return spawned<std::vector<std::string>>(&detail::ops::stderr_lines,
+                                             std::forward<Token>(token));
+  }
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_wait(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return spawned<expected<exit_status>>(&detail::ops::wait, std::forward<Token>(token));
+  }
+
   // --- raw stdio, for pipelines -------------------------------------------------------------
   // ffmpeg's stdout as a plain byte stream for relay()/tee(). The event stream then reads no
   // stdout (no frames or chunks); it still drains stderr and ends at exit. Take it before
@@ -120,6 +178,12 @@ public:
 
 private:
   ffmpeg_child(child c, std::shared_ptr<detail::stream_state> s);
+
+  template <class R, class Token>
+  auto spawned(asio::awaitable<R> (*op)(detail::stream_ref), Token&& token) {
+    return detail::async_spawned<R>(
+        get_executor(), [op, s = state_] { return op(s); }, std::forward<Token>(token));
+  }
 
   child process_;
   std::shared_ptr<detail::stream_state> state_;

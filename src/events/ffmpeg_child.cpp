@@ -40,6 +40,15 @@ int stop_step_for(asio::cancellation_type type) {
   return 2;
 }
 
+// Every operation below starts by letting every cancellation type through (an Asio coroutine
+// lets only terminal through by default) and taking the one that came already, which resetting
+// the state forgets: a cancellation emitted before the operation started still stops it.
+// Inline, not a coroutine of its own: awaiting one throws at once in a cancelled coroutine.
+#define SIDECAR_LET_ALL_CANCELLATION_THROUGH(prior)                                                \
+  asio::cancellation_state prior##_state = co_await asio::this_coro::cancellation_state;           \
+  const asio::cancellation_type prior = prior##_state.cancelled();                                 \
+  co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation())
+
 // The fd of `-progress pipe:N` (3 <= N < 1024), or -1.
 int progress_fd_of(const command& cmd) {
   const std::string* v = cmd.option_value({"-progress"});
@@ -170,8 +179,12 @@ pull(std::shared_ptr<detail::stream_state> keep) {
 template <class T, std::optional<T> (*pick)(event&&)>
 asio::awaitable<std::optional<T>> pull_one(std::shared_ptr<detail::stream_state> keep,
                                            const char* what) {
-  co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
   auto& s = *keep;
+  SIDECAR_LET_ALL_CANCELLATION_THROUGH(prior);
+  if (prior != asio::cancellation_type::none) {
+    s.begin_stop(stop_step_for(prior), what);
+    throw std::system_error(asio::error::operation_aborted);
+  }
   for (;;) {
     if (auto q = s.queue.pop()) {
       if (auto r = pick(std::move(q->e))) co_return r;
@@ -221,18 +234,18 @@ std::optional<progress> pick_progress(event&& e) {
 template <class T>
 asio::awaitable<T> stopping_when_cancelled(std::shared_ptr<detail::stream_state> s,
                                            asio::awaitable<T> op, const char* what) {
-  co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
   std::optional<T> r;
-  bool aborted = false;
+  SIDECAR_LET_ALL_CANCELLATION_THROUGH(prior);
+  bool aborted = prior != asio::cancellation_type::none;
   try {
-    r.emplace(co_await std::move(op));
+    if (!aborted) r.emplace(co_await std::move(op));
   } catch (const std::system_error& x) {
     if (x.code() != asio::error::operation_aborted) throw;
     aborted = true; // no co_await inside a handler
   }
   if (aborted) {
     auto cs = co_await asio::this_coro::cancellation_state;
-    auto type = cs.cancelled();
+    auto type = prior | cs.cancelled();
     if (type != asio::cancellation_type::none) s->begin_stop(stop_step_for(type), what);
     throw std::system_error(asio::error::operation_aborted);
   }
@@ -274,34 +287,69 @@ asio::awaitable<std::vector<std::string>> stderr_lines_of(std::shared_ptr<detail
 
 } // namespace
 
-asio::awaitable<std::optional<event>> ffmpeg_child::next_event() {
-  return pull_one<event, pick_any>(state_, "next_event cancelled");
+namespace detail::ops {
+
+asio::awaitable<std::optional<event>> next_event(stream_ref s) {
+  return pull_one<event, pick_any>(std::move(s), "next_event cancelled");
 }
 
-asio::awaitable<std::optional<frame>> ffmpeg_child::next_frame() {
-  return pull_one<frame, pick_frame>(state_, "next_frame cancelled");
+asio::awaitable<std::optional<frame>> next_frame(stream_ref s) {
+  return pull_one<frame, pick_frame>(std::move(s), "next_frame cancelled");
 }
 
-asio::awaitable<std::optional<progress>> ffmpeg_child::next_progress() {
-  return pull_one<progress, pick_progress>(state_, "next_progress cancelled");
+asio::awaitable<std::optional<progress>> next_progress(stream_ref s) {
+  return pull_one<progress, pick_progress>(std::move(s), "next_progress cancelled");
 }
 
-asio::awaitable<metadata> ffmpeg_child::metadata() {
-  return stopping_when_cancelled(state_, metadata_of(state_), "metadata cancelled");
+asio::awaitable<sidecar::metadata> metadata(stream_ref s) {
+  auto op = metadata_of(s);
+  return stopping_when_cancelled(std::move(s), std::move(op), "metadata cancelled");
 }
 
-asio::awaitable<std::vector<log_line>> ffmpeg_child::errors() {
+asio::awaitable<std::vector<log_line>> errors(stream_ref s) {
   std::vector<log_line> out;
-  while (auto e = co_await next_event())
+  for (;;) {
+    auto e = co_await pull_one<event, pick_any>(s, "errors cancelled");
+    if (!e) break;
     if (auto* l = std::get_if<log_line>(&*e))
       if (l->level == log_level::error || l->level == log_level::fatal ||
           l->level == log_level::panic)
         out.push_back(std::move(*l));
+  }
   co_return out;
 }
 
+asio::awaitable<std::vector<std::string>> stderr_lines(stream_ref s) {
+  auto op = stderr_lines_of(s);
+  return stopping_when_cancelled(std::move(s), std::move(op), "stderr_lines cancelled");
+}
+
+} // namespace detail::ops
+
+asio::awaitable<std::optional<event>> ffmpeg_child::next_event() {
+  return detail::ops::next_event(state_);
+}
+
+asio::awaitable<std::optional<frame>> ffmpeg_child::next_frame() {
+  return detail::ops::next_frame(state_);
+}
+
+asio::awaitable<std::optional<progress>> ffmpeg_child::next_progress() {
+  return detail::ops::next_progress(state_);
+}
+
+asio::awaitable<metadata> ffmpeg_child::metadata() {
+  return detail::ops::metadata(state_);
+}
+
+// A coroutine of its own on the shared state (not a loop over this->next_event()): the
+// ffmpeg_child may move while it runs.
+asio::awaitable<std::vector<log_line>> ffmpeg_child::errors() {
+  return detail::ops::errors(state_);
+}
+
 asio::awaitable<std::vector<std::string>> ffmpeg_child::stderr_lines() {
-  return stopping_when_cancelled(state_, stderr_lines_of(state_), "stderr_lines cancelled");
+  return detail::ops::stderr_lines(state_);
 }
 
 namespace {
@@ -327,8 +375,12 @@ drain_events(std::shared_ptr<detail::stream_state> s) {
 
 asio::awaitable<expected<exit_status>> wait_for(std::shared_ptr<detail::stream_state> keep) {
   // Let every kind of cancellation through, to tell them apart below.
-  co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
-  auto cancelled = co_await drain_events(keep);
+  std::optional<asio::cancellation_type> cancelled;
+  SIDECAR_LET_ALL_CANCELLATION_THROUGH(prior);
+  if (prior != asio::cancellation_type::none)
+    cancelled = prior;
+  else
+    cancelled = co_await drain_events(keep);
   auto& s = *keep;
   if (cancelled) {
     // End the child the way the cancellation asks — total: ffmpeg's own quit (`q`, end of
@@ -353,8 +405,12 @@ asio::awaitable<expected<exit_status>> wait_for(std::shared_ptr<detail::stream_s
 
 } // namespace
 
+asio::awaitable<expected<exit_status>> detail::ops::wait(detail::stream_ref s) {
+  return wait_for(std::move(s));
+}
+
 asio::awaitable<expected<exit_status>> ffmpeg_child::wait() {
-  return wait_for(state_);
+  return detail::ops::wait(state_);
 }
 
 asio::awaitable<expected<void>> ffmpeg_child::write(std::span<const std::byte> bytes) {
@@ -382,3 +438,4 @@ void ffmpeg_child::close_stdin() {
 }
 
 } // namespace sidecar
+#undef SIDECAR_LET_ALL_CANCELLATION_THROUGH
