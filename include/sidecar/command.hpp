@@ -123,6 +123,12 @@ public:
   command& map(std::string_view spec);                       // -map SPEC
   command& readrate(double speed);                           // -readrate SPEED
   command& realtime();                                       // -re
+  // -readrate_initial_burst SECONDS (6.1 and later): since 6.1, -re and -readrate read the
+  // first 0.5 s of each input at full speed; 0 paces it from the start, as older releases
+  // do (which lack the option: it is left out there). ffmpeg reads 0 as its default, so 0 is
+  // passed as 0.000001 (1 µs, no_initial_burst).
+  command& readrate_initial_burst(double seconds);
+  static constexpr double no_initial_burst = 1e-6;
   command& fps_mode(std::string_view mode);                  // -fps_mode MODE
   command& bitstream_filter_video(std::string_view filters); // -bsf:v FILTERS
   command& filter_complex(std::string_view filtergraph);     // -filter_complex GRAPH

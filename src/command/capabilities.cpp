@@ -3,6 +3,7 @@
 #include <sidecar/capabilities.hpp>
 
 #include <sidecar/child.hpp>
+#include <sidecar/command.hpp>
 
 #include <charconv>
 #include <chrono>
@@ -16,6 +17,8 @@ const std::vector<gated_option>& gated_options() {
       {"-stats_period", 4, 4, "left out: progress comes at ffmpeg's own pace, every 0.5 s"},
       {"-readrate", 5, 0, "-re for a rate of 1, else left out: the input is read at full speed"},
       {"-fps_mode", 5, 1, "passed as -vsync (the same modes; auto as -1)"},
+      {"-readrate_initial_burst", 6, 1,
+       "left out: this release has no initial burst, it reads at the rate from the start"},
   };
   return table;
 }
@@ -81,6 +84,13 @@ bool is_rate_one(std::string_view value) {
   return ec == std::errc() && p == value.data() + value.size() && d == 1.0;
 }
 
+// A burst of at most command::no_initial_burst (what readrate_initial_burst(0) passes).
+bool is_no_burst(std::string_view value) {
+  double d = 1;
+  auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), d);
+  return ec == std::errc() && p == value.data() + value.size() && d <= command::no_initial_burst;
+}
+
 } // namespace
 
 bool carries_gated_option(const std::vector<std::string>& argv) {
@@ -109,7 +119,9 @@ void adapt_arguments(std::vector<std::string>& argv, const version_info& v,
       out.push_back(value == "auto" ? "-1" : value);
     } else if (gate->name == "-readrate" && is_rate_one(value)) {
       out.emplace_back("-re");
-    } // else left out, with its value
+    } else if (gate->name == "-readrate_initial_burst" && is_no_burst(value)) {
+      continue; // no burst is what this release does anyway: nothing changes, no note
+    }           // else left out, with its value
     notes.push_back(release_text(v) + " has no " + std::string(gate->name) + " (new in " +
                     std::to_string(gate->since_major) + "." + std::to_string(gate->since_minor) +
                     "): " + std::string(gate->name) + " " + value + " " +

@@ -167,6 +167,11 @@ command& command::map(std::string_view spec) {
 command& command::readrate(double speed) {
   return args({"-readrate", number_text(speed)});
 }
+command& command::readrate_initial_burst(double seconds) {
+  // ffmpeg takes 0 for "not given" (its 0.5 s): no burst is asked for as one of 1 µs.
+  if (!(seconds > no_initial_burst)) return args({"-readrate_initial_burst", "0.000001"});
+  return args({"-readrate_initial_burst", number_text(seconds)});
+}
 command& command::realtime() {
   return arg("-re");
 }

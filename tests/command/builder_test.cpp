@@ -78,6 +78,9 @@ TEST_CASE("each alias emits ffmpeg's flag", "[command]") {
   CHECK(raw(command().map("0:v:0")) == strings{"-map", "0:v:0"});
   CHECK(raw(command().readrate(1.5)) == strings{"-readrate", "1.5"});
   CHECK(raw(command().realtime()) == strings{"-re"});
+  // ffmpeg reads 0 as "not given" (0.5 s): no burst goes as 1 µs.
+  CHECK(raw(command().readrate_initial_burst(0)) == strings{"-readrate_initial_burst", "0.000001"});
+  CHECK(raw(command().readrate_initial_burst(2)) == strings{"-readrate_initial_burst", "2"});
   CHECK(raw(command().fps_mode("passthrough")) == strings{"-fps_mode", "passthrough"});
   CHECK(raw(command().bitstream_filter_video("h264_mp4toannexb")) ==
         strings{"-bsf:v", "h264_mp4toannexb"});
@@ -436,6 +439,29 @@ TEST_CASE("options an older release lacks are replaced or left out, with a note"
       strings notes;
       adapt_arguments(a, v, notes);
       CHECK(a == given);
+      CHECK(notes.empty());
+    }
+  }
+  SECTION("before 6.1 there is no initial burst: 0 is left out silently, more with a note") {
+    for (auto v : {at(4, 1, version_origin::libraries), at(5, 1), at(6, 0)}) {
+      strings a = {"-readrate_initial_burst", "0.000001", "-re", "-i", "x", "out.mkv"};
+      strings notes;
+      adapt_arguments(a, v, notes);
+      CHECK(a == strings{"-re", "-i", "x", "out.mkv"});
+      CHECK(notes.empty());
+      strings b = {"-readrate_initial_burst", "2", "-re", "-i", "x", "out.mkv"};
+      adapt_arguments(b, v, notes);
+      CHECK(b == strings{"-re", "-i", "x", "out.mkv"});
+      REQUIRE(notes.size() == 1);
+      CHECK(notes[0].find("-readrate_initial_burst 2") != std::string::npos);
+      CHECK(notes[0].find("6.1") != std::string::npos);
+    }
+    for (auto v : {at(6, 1), at(7, 1), at(9, 0)}) {
+      strings a = {"-readrate_initial_burst", "0", "-re", "-i", "x", "out.mkv"};
+      const strings kept = a;
+      strings notes;
+      adapt_arguments(a, v, notes);
+      CHECK(a == kept);
       CHECK(notes.empty());
     }
   }

@@ -37,8 +37,15 @@ TEST_CASE("the binary's version decides the options that need a newer release",
   REQUIRE(again);
   CHECK(again->version == v->version);
 
-  auto c = command().stats_period("0.1").fps_mode("passthrough").readrate(1.0).testsrc()
-               .frames(1).format("null").output("-");
+  auto c = command()
+               .stats_period("0.1")
+               .fps_mode("passthrough")
+               .readrate(1.0)
+               .readrate_initial_burst(0)
+               .testsrc()
+               .frames(1)
+               .format("null")
+               .output("-");
   auto r = c.resolve();
   REQUIRE(r);
   auto has = [&](std::string_view a) {
@@ -49,6 +56,7 @@ TEST_CASE("the binary's version decides the options that need a newer release",
   CHECK(has("-vsync") == !v->at_least(5, 1));
   CHECK(has("-readrate") == v->at_least(5, 0));
   CHECK(has("-re") == !v->at_least(5, 0));
+  CHECK(has("-readrate_initial_burst") == v->at_least(6, 1)); // left out silently: 0 is no burst
   std::size_t gated = 0;
   for (auto [maj, min] : {std::pair{4, 4}, std::pair{5, 1}, std::pair{5, 0}})
     gated += v->at_least(maj, min) ? 0 : 1;

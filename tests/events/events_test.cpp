@@ -749,6 +749,30 @@ TEST_CASE("metadata() of an endless run returns while it runs: once the outputs 
   }
 }
 
+// Since 6.1, -re reads an input's first 0.5 s at full speed; readrate_initial_burst(0) asks
+// for none (ffmpeg itself takes 0 for its default). Older releases have no burst and no such
+// option: it is left out there, without a note.
+TEST_CASE("realtime() with readrate_initial_burst(0) paces the input from the start on every "
+          "release",
+          "[events][versions]") {
+  std::vector<std::chrono::steady_clock::time_point> at;
+  auto d = run(drain(command{}
+                         .realtime()
+                         .readrate_initial_burst(0)
+                         .format("lavfi")
+                         .input("testsrc=size=64x48:rate=25")
+                         .frames(25)
+                         .rawvideo(),
+                     [&](const frame&) { at.push_back(std::chrono::steady_clock::now()); }),
+               20s);
+  CHECK(d.status);
+  CHECK(d.notes.empty());
+  REQUIRE(at.size() == 25);
+  // 25 frames at 25 fps are 0.96 s of input from the first frame to the last: paced from the
+  // start, they cannot come faster (with a 0.5 s burst, the first 13 come at once).
+  CHECK(at.back() - at.front() >= std::chrono::milliseconds(850));
+}
+
 TEST_CASE("progress events carry an ETA that counts down to 0 when the total is known",
           "[events]") {
   auto ps = run(progress_of(command{}

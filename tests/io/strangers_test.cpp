@@ -131,15 +131,25 @@ awaitable<expected<tcp::socket>> accept_from(tcp_ingest& in, std::size_t k, pid_
 
 constexpr std::size_t frame_bytes = 16 * 16 * 3, frames = 10;
 
-// An ffmpeg sending ten 16x16 rgb24 frames to `url`: in real time (0.4 s, so that the ingest
-// sees its peer's socket open), or at once (a few ms).
-expected<ffmpeg_child> spawn_sender(const asio::any_io_executor& ex, const std::string& url,
-                                    bool realtime = true) {
-  command c;
-  if (realtime) c.realtime();
-  return c.format("lavfi")
+// An ffmpeg sending ten 16x16 rgb24 frames of testsrc to `url` at once (a few ms).
+expected<ffmpeg_child> spawn_sender(const asio::any_io_executor& ex, const std::string& url) {
+  return command{}
+      .format("lavfi")
       .input("testsrc=size=16x16:rate=25")
       .frames(frames)
+      .format("rawvideo")
+      .pix_fmt("rgb24")
+      .output(url)
+      .spawn(ex);
+}
+
+// An ffmpeg sending the rgb24 16x16 frames it reads on stdin to `url`. Its connection stays
+// open until stdin ends, however long the ingest takes to look at it: no timing in the test.
+expected<ffmpeg_child> spawn_stdin_sender(const asio::any_io_executor& ex, const std::string& url) {
+  return command{}
+      .format("rawvideo")
+      .args({"-pixel_format", "rgb24", "-video_size", "16x16", "-framerate", "25"})
+      .input("pipe:0")
       .format("rawvideo")
       .pix_fmt("rgb24")
       .output(url)
@@ -156,13 +166,20 @@ awaitable<std::string> take_over_attempt(std::optional<uid_t> as_uid, bool by_gr
   // coroutine does not yield meanwhile): neither may be taken for ffmpeg's.
   strangers.push_back(stranger::connect(in->endpoint(0), as_uid, stranger::ending::wait_for_close));
   strangers.push_back(stranger::connect(in->endpoint(0), as_uid, stranger::ending::close_at_once));
-  auto ff = spawn_sender(ex, in->url(0));
+  auto ff = spawn_stdin_sender(ex, in->url(0));
   REQUIRE(ff);
+  // Every frame now (they fit the stdin pipe): ffmpeg connects once it has probed its input,
+  // and holds the connection open while it waits for more.
+  const std::string frames_in(frame_bytes * frames, 'x');
+  auto wrote = co_await ff->write(frames_in); // (not inside REQUIRE: g++ 12 ran it 3 times)
+  REQUIRE(wrote);
   auto c = co_await accept_from(*in, 0, by_group ? ff->id() : 0);
+  ff->close_stdin();
   if (!c) FAIL(c.error().message());
   auto data = co_await read_all(*c);
   auto st = co_await ff->wait();
   CHECK(st);
+  CHECK(data == frames_in);
   co_return data;
 }
 
@@ -344,7 +361,7 @@ TEST_CASE("tcp_ingest: a short output closed before it was checked is taken once
           auto ex = co_await asio::this_coro::executor;
           auto in = tcp_ingest::open(ex, {.accept_timeout = 20s});
           REQUIRE(in);
-          auto ff = spawn_sender(ex, in->url(0), false);
+          auto ff = spawn_sender(ex, in->url(0));
           REQUIRE(ff);
           block_until_exited(ff->id());
           auto c = co_await accept_from(*in, 0, by_group ? ff->id() : 0);
@@ -377,7 +394,7 @@ TEST_CASE("tcp_ingest: two connections closed before they were checked are both 
         for (std::size_t k = 0; k < 2; ++k) {
           strangers.push_back(
               stranger::connect(in->endpoint(k), std::nullopt, stranger::ending::close_at_once));
-          auto spawned = spawn_sender(ex, in->url(k), false);
+          auto spawned = spawn_sender(ex, in->url(k));
           REQUIRE(spawned);
           ff.emplace(std::move(*spawned));
           block_until_exited(ff->id());

@@ -8,11 +8,16 @@
 
 #include <asio/strand.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,7 +40,11 @@ struct tally {
 // `threads` threads until the work is done or `limit` has passed; then destroys the context
 // (which ends every child it still owns). A hang fails the count rather than the suite.
 // Catch2 is not thread-safe: the handlers only count.
-template <class Make> tally run_on_strands(int n, std::chrono::seconds limit, Make make) {
+// When some coroutine has not finished by then, `stuck` runs after the threads stopped and
+// before the context is destroyed (its children still run): to say where they hang.
+template <class Make>
+tally run_on_strands(int n, std::chrono::seconds limit, Make make,
+                     const std::function<void()>& stuck = {}) {
   std::atomic<int> finished{0}, good{0};
   const auto start = std::chrono::steady_clock::now();
   {
@@ -49,6 +58,7 @@ template <class Make> tally run_on_strands(int n, std::chrono::seconds limit, Ma
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) pool.emplace_back([&] { ctx.run_until(deadline); });
     for (auto& t : pool) t.join();
+    if (finished.load() < n && stuck) stuck();
   }
   return {finished.load(), good.load(),
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
@@ -147,31 +157,82 @@ TEST_CASE("children pulled, dropped mid-stream and timed out on strands across 4
   CHECK(open_fds() == fds_before);
 }
 
+// What /proc says of a process and its threads: state and where each waits (for a hang).
+std::string proc_state(pid_t pid) {
+  std::ostringstream out;
+  auto first_line = [](const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+  };
+  out << "pid " << pid << ": " << first_line("/proc/" + std::to_string(pid) + "/stat") << "\n";
+  std::error_code ec;
+  for (const auto& t :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec))
+    out << "  task " << t.path().filename().string() << " wchan "
+        << first_line(t.path().string() + "/wchan") << " stat "
+        << first_line(t.path().string() + "/stat") << "\n";
+  return out.str();
+}
+
 TEST_CASE("async_wait_reaped on one strand while children are dropped on others completes "
           "once the last is reaped",
           "[threads]") {
   const auto fds_before = open_fds();
   std::atomic<int> dropped{0};
   const int droppers = 8;
-  auto t = run_on_strands(droppers + 1, std::chrono::seconds(120),
-                          [&](int i) -> awaitable<bool> {
-    auto ex = co_await asio::this_coro::executor;
-    if (i == droppers) {
-      // The watcher: polls (paced) a counter the other threads bump — no sidecar object to
-      // wait on for that — then waits for the reaper while its ladders run on other threads.
-      while (dropped.load() < droppers) co_await sleep_for(std::chrono::milliseconds(10));
-      co_await async_wait_reaped(ex, asio::use_awaitable);
-      co_return !has_children();
-    }
-    bool got = false;
-    {
-      auto ff = endless_frames().spawn(ex);
-      if (!ff) co_return false;
-      got = (co_await ff->next_frame()).has_value();
-    } // dropped while it runs: adopted by the reaper
-    ++dropped;
-    co_return got;
-  });
+  // Where each coroutine is, for a hang's report: 0 started, 1 spawned, 2 got its frame,
+  // 3 dropped it; the watcher: 4 polling, 5 awaiting the reaper, 6 done.
+  std::array<std::atomic<int>, droppers + 1> phase{};
+  std::array<std::atomic<pid_t>, droppers> pids{};
+  std::array<std::atomic<ffmpeg_child*>, droppers> children{};
+  auto t = run_on_strands(
+      droppers + 1, std::chrono::seconds(120),
+      [&](int i) -> awaitable<bool> {
+        auto ex = co_await asio::this_coro::executor;
+        if (i == droppers) {
+          // The watcher: polls (paced) a counter the other threads bump — no sidecar object to
+          // wait on for that — then waits for the reaper while its ladders run on other threads.
+          phase[i] = 4;
+          while (dropped.load() < droppers)
+            co_await sleep_for(std::chrono::milliseconds(10));
+          phase[i] = 5;
+          co_await async_wait_reaped(ex, asio::use_awaitable);
+          phase[i] = 6;
+          co_return !has_children();
+        }
+        bool got = false;
+        {
+          auto ff = endless_frames().spawn(ex);
+          if (!ff) co_return false;
+          pids[i] = ff->id();
+          children[i] = &*ff;
+          phase[i] = 1;
+          got = (co_await ff->next_frame()).has_value();
+          phase[i] = 2;
+          children[i] = nullptr;
+        } // dropped while it runs: adopted by the reaper
+        phase[i] = 3;
+        ++dropped;
+        co_return got;
+      },
+      [&] {
+        // Every thread has stopped: the stuck children's objects may be read here.
+        std::string report;
+        for (int i = 0; i <= droppers; ++i)
+          report += "coroutine " + std::to_string(i) + " phase " + std::to_string(phase[i]) + "\n";
+        for (int i = 0; i < droppers; ++i) {
+          if (phase[i] != 1) continue;
+          report += proc_state(pids[i]);
+          if (auto* ff = children[i].load()) {
+            report += "  its command: " + ff->command_line() + "\n";
+            for (const auto& l : ff->error_lines())
+              report += "  stderr: " + l + "\n";
+          }
+        }
+        std::cout << "threads: stuck:\n" << report;
+      });
   CHECK(t.finished == droppers + 1);
   CHECK(t.good == droppers + 1);
   CHECK_FALSE(has_children());
