@@ -195,7 +195,7 @@ result sidecar_relay(sink_kind sink, std::uint64_t frames, bool splice = true) {
         }
         r.bytes = *moved;
         if (cat) {
-          auto st = co_await cat->async_wait();
+          auto st = co_await cat->async_wait(asio::use_awaitable);
           if (!st.success()) failure = "cat: " + st.to_string();
         }
         auto st = co_await ff->wait();

@@ -65,6 +65,13 @@ template <class T> struct completion_traits<expected<T>> {
       std::move(h)(r.error().code(), failed_value<T>::make(ex, &r.error()));
   }
 };
+template <> struct completion_traits<expected<void>> {
+  using value_type = void; // void(std::error_code)
+  template <class Handler, class Executor>
+  static void complete(Handler& h, expected<void>& r, const Executor&) {
+    std::move(h)(r ? std::error_code() : r.error().code());
+  }
+};
 template <class T> struct completion_traits<std::optional<T>> {
   using value_type = T;
   template <class Handler, class Executor>
@@ -117,7 +124,10 @@ template <class Handler, class R, class Executor> struct completion_adapter {
     using traits = completion_traits<R>;
     if (e || !r) { // !r: only with an exception (co_spawn's default value)
       auto ec = e ? error_of(e) : std::error_code(asio::error::operation_aborted);
-      std::move(handler)(ec, failed_value<typename traits::value_type>::make(ex, nullptr));
+      if constexpr (std::is_void_v<typename traits::value_type>)
+        std::move(handler)(ec);
+      else
+        std::move(handler)(ec, failed_value<typename traits::value_type>::make(ex, nullptr));
       return;
     }
     traits::complete(handler, *r, ex);
@@ -152,13 +162,17 @@ template <class R, class Op> struct initiate_spawned {
   }
 };
 
+template <class T> struct completion_signature { using type = void(std::error_code, T); };
+template <> struct completion_signature<void> { using type = void(std::error_code); };
+
 // Runs op (a callable returning asio::awaitable<R>) as an asynchronous operation on ex,
-// completing with void(std::error_code, T) through any completion token.
+// completing with void(std::error_code, T) (void(std::error_code) for expected<void>) through
+// any completion token.
 template <class R, class Executor, class Op, class Token>
 auto async_spawned(const Executor& ex, Op op, Token&& token) {
   using T = typename completion_traits<R>::value_type;
-  return asio::async_initiate<Token, void(std::error_code, T)>(initiate_spawned<R, Op>{}, token, ex,
-                                                               std::move(op));
+  return asio::async_initiate<Token, typename completion_signature<T>::type>(
+      initiate_spawned<R, Op>{}, token, ex, std::move(op));
 }
 
 } // namespace sidecar::detail

@@ -2,6 +2,7 @@
 // stop verbs for its whole process group, and a destructor that never leaves a zombie.
 #pragma once
 
+#include <sidecar/async.hpp>
 #include <sidecar/detail/child_state.hpp>
 #include <sidecar/error.hpp>
 #include <sidecar/exit_status.hpp>
@@ -89,35 +90,33 @@ struct spawn_options {
 
 namespace detail {
 asio::awaitable<void> wait_reaped(asio::any_io_executor ex);
-}
+
+// A failed wait or stop still says how the child ended, when it did.
+template <> struct failed_value<exit_status> {
+  template <class Executor> static exit_status make(const Executor&, const error* e) {
+    return e && e->status() ? *e->status() : exit_status{};
+  }
+};
+} // namespace detail
 
 // Completes once the reaper of ex's execution context holds no child: every child object
 // that was destroyed while its process ran has been stopped and reaped (at once when there
 // is none). Signature: void(std::error_code); operation_aborted when cancelled. For tests
 // and orderly shutdowns that must know nothing is left running, instead of sleeping "long
 // enough".
-template <class CompletionToken = asio::use_awaitable_t<>>
-auto async_wait_reaped(const asio::any_io_executor& ex, CompletionToken&& token = {}) {
-  return asio::async_initiate<CompletionToken, void(std::error_code)>(
-      [](auto handler, asio::any_io_executor ex) {
-        // The handler's cancellation slot reaches the wait: cancelled, it completes with
-        // operation_aborted (children may still be held).
-        auto slot = asio::get_associated_cancellation_slot(handler);
-        asio::co_spawn(ex, detail::wait_reaped(ex),
-                       asio::bind_cancellation_slot(
-                           slot, [h = std::move(handler)](std::exception_ptr e) mutable {
-                             std::error_code ec;
-                             if (e) {
-                               try {
-                                 std::rethrow_exception(e);
-                               } catch (const std::system_error& x) {
-                                 ec = x.code(); // operation_aborted; anything else is a bug
-                               }
-                             }
-                             std::move(h)(ec);
-                           }));
+// Every cancellation type ends the wait with operation_aborted (children may still be held).
+// The default token is any_io_executor's: none, pass one.
+template <class CompletionToken = asio::default_completion_token_t<asio::any_io_executor>>
+auto async_wait_reaped(
+    const asio::any_io_executor& ex,
+    CompletionToken&& token = asio::default_completion_token_t<asio::any_io_executor>()) {
+  return detail::async_spawned<expected<void>>(
+      ex,
+      [ex]() -> asio::awaitable<expected<void>> {
+        co_await detail::wait_reaped(ex);
+        co_return expected<void>{};
       },
-      token, ex);
+      std::forward<CompletionToken>(token));
 }
 
 class child {
@@ -163,27 +162,31 @@ public:
   void set_ladder(stop_ladder l) noexcept { state_->ladder = l; }
 
   // Waits for the child to exit and reaps it. Signature: void(std::error_code, exit_status).
-  // Cancelling the wait leaves the child running.
-  template <class CompletionToken = asio::use_awaitable_t<>>
-  auto async_wait(CompletionToken&& token = {}) {
+  // Every cancellation type (terminal, partial, total) ends the wait with
+  // asio::error::operation_aborted and leaves the child running. As with Asio's own objects,
+  // the default token is the executor's (none for any_io_executor: pass one, e.g.
+  // asio::use_awaitable).
+  template <class CompletionToken = asio::default_completion_token_t<executor_type>>
+  auto async_wait(CompletionToken&& token = asio::default_completion_token_t<executor_type>()) {
     return asio::async_compose<CompletionToken, void(std::error_code, exit_status)>(
-        detail::wait_exit_op{state_}, token, state_->ex);
+        detail::wait_exit_op{state_, /*kill_group=*/false, /*any_cancellation=*/true}, token,
+        state_->ex);
   }
 
-  // Runs the stop ladder now and reaps: void(std::error_code, exit_status).
-  template <class CompletionToken = asio::use_awaitable_t<>>
-  auto async_stop(CompletionToken&& token = {}) {
-    return asio::async_initiate<CompletionToken, void(std::error_code, exit_status)>(
-        [](auto handler, std::shared_ptr<detail::child_state> s) {
-          auto ex = s->ex;
-          asio::co_spawn(ex, detail::run_ladder(std::move(s)),
-                         [h = std::move(handler)](std::exception_ptr e,
-                                                  detail::ladder_result r) mutable {
-                           if (e) std::rethrow_exception(e); // only bugs throw in the ladder
-                           std::move(h)(r.first, r.second);
-                         });
+  // Runs the stop ladder now and reaps: void(std::error_code, exit_status). Terminal
+  // cancellation ends the wait (operation_aborted) and not the ladder, which climbs on to
+  // SIGKILL; a later async_wait, or the reaper once this object is gone, reaps. Partial and
+  // total cancellation are not honoured: the stop has begun and cannot be undone.
+  template <class CompletionToken = asio::default_completion_token_t<executor_type>>
+  auto async_stop(CompletionToken&& token = asio::default_completion_token_t<executor_type>()) {
+    return detail::async_spawned<expected<exit_status>>(
+        state_->ex,
+        [s = state_]() -> asio::awaitable<expected<exit_status>> {
+          auto [ec, st] = co_await detail::run_ladder(s);
+          if (ec) co_return tl::unexpected(error(ec, "stopping pid " + std::to_string(s->pid)));
+          co_return st;
         },
-        token, state_);
+        std::forward<CompletionToken>(token));
   }
 
 private:

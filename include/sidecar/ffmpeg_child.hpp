@@ -34,13 +34,6 @@ asio::awaitable<std::vector<log_line>> errors(stream_ref s);
 asio::awaitable<std::vector<std::string>> stderr_lines(stream_ref s);
 asio::awaitable<expected<exit_status>> wait(stream_ref s);
 } // namespace ops
-
-// A failed wait still says how the child ended, when it did.
-template <> struct failed_value<exit_status> {
-  template <class Executor> static exit_status make(const Executor&, const error* e) {
-    return e && e->status() ? *e->status() : exit_status{};
-  }
-};
 } // namespace detail
 
 class ffmpeg_child {

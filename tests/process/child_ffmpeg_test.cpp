@@ -22,7 +22,7 @@ TEST_CASE("request_exit (q) makes a running ffmpeg finish with 0", "[process][ff
     co_await t.async_wait(use_awaitable);
     CHECK(c->running());
     CHECK_FALSE(c->request_exit());
-    co_return co_await c->async_wait();
+    co_return co_await c->async_wait(asio::use_awaitable);
   }());
   CHECK(st == exit_status::exited(0));
 }

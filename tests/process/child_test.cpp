@@ -5,17 +5,23 @@
 
 #include "support.hpp"
 
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/bind_executor.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/read.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
 #include <asio/use_future.hpp>
 #include <asio/write.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -56,7 +62,7 @@ awaitable<exit_status> run_to_exit(spawn_options o) {
   auto ex = co_await asio::this_coro::executor;
   auto c = child::spawn(ex, std::move(o));
   REQUIRE(c);
-  co_return co_await c->async_wait();
+  co_return co_await c->async_wait(asio::use_awaitable);
 }
 
 // Sets an environment variable for one scope, and removes it after.
@@ -99,7 +105,7 @@ awaitable<exit_status> stop_sleeper(std::error_code (child::*verb)()) {
   REQUIRE(c);
   std::error_code ec = ((*c).*verb)();
   CHECK_FALSE(ec);
-  co_return co_await c->async_wait();
+  co_return co_await c->async_wait(asio::use_awaitable);
 }
 
 TEST_CASE("death by signal, each stop verb", "[process]") {
@@ -120,7 +126,7 @@ awaitable<exit_status> quit_on_q(bool send_q) {
     CHECK_FALSE(c->request_exit());
   else
     c->stdin_pipe().close();
-  co_return co_await c->async_wait();
+  co_return co_await c->async_wait(asio::use_awaitable);
 }
 
 TEST_CASE("request_exit sends q and closes stdin", "[process]") {
@@ -146,7 +152,7 @@ TEST_CASE("stdin to stdout round trip through cat", "[process]") {
     };
     // Both at once: cat blocks when its stdout pipe is full.
     auto got = co_await (writer() && read_all(c->stdout_pipe()));
-    co_return std::pair{got, co_await c->async_wait()};
+    co_return std::pair{got, co_await c->async_wait(asio::use_awaitable)};
   }());
   CHECK(out.size() == data.size());
   CHECK(out == data);
@@ -230,21 +236,21 @@ TEST_CASE("environment, working directory and extra output pipes", "[process]") 
         auto a = child::spawn(ex, o);
         REQUIRE(a);
         auto env_text = co_await read_all(a->stdout_pipe());
-        co_await a->async_wait();
+        co_await a->async_wait(asio::use_awaitable);
 
         o = helper_opts(strings("cwd"));
         o.cwd = dir.path();
         auto b = child::spawn(ex, o);
         REQUIRE(b);
         auto cwd_text = co_await read_all(b->stdout_pipe());
-        co_await b->async_wait();
+        co_await b->async_wait(asio::use_awaitable);
 
         o = helper_opts(strings("write-fd", "3", "progress=end"));
         o.output_pipes = {3};
         auto c = child::spawn(ex, o);
         REQUIRE(c);
         auto fd3_text = co_await read_all(c->output_pipe(3));
-        auto st = co_await c->async_wait();
+        auto st = co_await c->async_wait(asio::use_awaitable);
         CHECK(st == exit_status::exited(0));
 
         // The child has stdin, stdout, stderr and nothing else of ours.
@@ -252,7 +258,7 @@ TEST_CASE("environment, working directory and extra output pipes", "[process]") 
         auto d = child::spawn(ex, o);
         REQUIRE(d);
         auto fds_text = co_await read_all(d->stdout_pipe());
-        co_await d->async_wait();
+        co_await d->async_wait(asio::use_awaitable);
         co_return std::tuple{env_text, cwd_text, fd3_text, fds_text};
       }());
   CHECK(env_out == "hello world\n");
@@ -277,7 +283,7 @@ TEST_CASE("stdio to /dev/null, inherited, or a given fd", "[process]") {
     REQUIRE(c);
     CHECK_FALSE(c->stdin_pipe().is_open());
     CHECK_FALSE(c->stdout_pipe().is_open());
-    co_return co_await c->async_wait();
+    co_return co_await c->async_wait(asio::use_awaitable);
   }());
   ::close(fd);
   CHECK(st.success());
@@ -300,13 +306,13 @@ TEST_CASE("the child gets the program's environment unless spawn_options::env is
         auto a = child::spawn(ex, o);
         REQUIRE(a);
         auto a_text = co_await read_all(a->stdout_pipe());
-        auto a_st = co_await a->async_wait();
+        auto a_st = co_await a->async_wait(asio::use_awaitable);
 
         o.env = strings("SIDECAR_X=only this"); // given: that and nothing else
         auto b = child::spawn(ex, o);
         REQUIRE(b);
         auto b_text = co_await read_all(b->stdout_pipe());
-        auto b_st = co_await b->async_wait();
+        auto b_st = co_await b->async_wait(asio::use_awaitable);
         co_return std::pair{std::pair{a_text, a_st}, std::pair{b_text, b_st}};
       }());
   CHECK(inherited.second == exit_status::exited(0));
@@ -346,7 +352,7 @@ TEST_CASE("the SIGCHLD fallback waits as the pidfd does", "[process]") {
       kids.push_back(std::move(*c));
     }
     for (auto& k : kids)
-      CHECK((co_await k.async_wait()).success());
+      CHECK((co_await k.async_wait(asio::use_awaitable)).success());
   }());
   CHECK_FALSE(has_children());
 }
@@ -374,6 +380,124 @@ TEST_CASE("completion tokens: callback and use_future work too", "[process]") {
   ctx.run_for(10s);
   REQUIRE(fut.wait_for(0s) == std::future_status::ready);
   CHECK(fut.get().code == 6);
+}
+
+// Handlers bound to a strand of a context run by two threads run on that strand: also when
+// the child had exited before the wait began (the first check is posted), for async_stop and
+// async_wait_reaped (spawned operations) too.
+TEST_CASE("child's operations run a strand-bound handler on its strand", "[process][tokens]") {
+  asio::io_context ctx(2);
+  auto strand = asio::make_strand(ctx);
+  std::atomic<int> on_strand{0}, called{0};
+  auto check = [&] {
+    on_strand += strand.running_in_this_thread() ? 1 : 0;
+    ++called;
+  };
+  auto quick = helper_opts(strings("sleep", "30"));
+  quick.ladder = {std::chrono::milliseconds(100), std::chrono::milliseconds(100)};
+  auto exited = child::spawn(ctx.get_executor(), helper_opts(strings("exit", "3")));
+  auto sleeper = child::spawn(ctx.get_executor(), quick);
+  REQUIRE(exited);
+  REQUIRE(sleeper);
+  ::usleep(300000); // exited: the wait's first look finds it so
+  exit_status got_exit, got_stop;
+  exited->async_wait(asio::bind_executor(strand, [&](std::error_code ec, exit_status st) {
+    CHECK_FALSE(ec);
+    got_exit = st;
+    check();
+  }));
+  sleeper->async_stop(asio::bind_executor(strand, [&](std::error_code ec, exit_status st) {
+    CHECK_FALSE(ec);
+    got_stop = st;
+    check();
+  }));
+  {
+    auto dropped = child::spawn(ctx.get_executor(), quick);
+    REQUIRE(dropped);
+  } // the reaper's
+  async_wait_reaped(ctx.get_executor(), asio::bind_executor(strand, [&](std::error_code ec) {
+                      CHECK_FALSE(ec);
+                      check();
+                    }));
+  std::thread other([&] { ctx.run_for(20s); });
+  ctx.run_for(20s);
+  other.join();
+  CHECK(called == 3);
+  CHECK(on_strand == 3);
+  CHECK(got_exit.code == 3);
+  CHECK(got_stop.signal != 0);
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("cancelling child::async_wait ends the wait, every type, and leaves the child running",
+          "[process][tokens]") {
+  for (auto type : {asio::cancellation_type::terminal, asio::cancellation_type::partial,
+                    asio::cancellation_type::total}) {
+    INFO("cancellation type " << static_cast<int>(type));
+    asio::io_context ctx;
+    auto c = child::spawn(ctx.get_executor(), helper_opts(strings("sleep", "30")));
+    REQUIRE(c);
+    asio::cancellation_signal cancel;
+    std::optional<std::error_code> got;
+    c->async_wait(asio::bind_cancellation_slot(cancel.slot(),
+                                               [&](std::error_code ec, exit_status) { got = ec; }));
+    asio::steady_timer later(ctx, 100ms);
+    later.async_wait([&](std::error_code) { cancel.emit(type); });
+    ctx.run_for(10s);
+    REQUIRE(got);
+    CHECK(*got == asio::error::operation_aborted);
+    CHECK(c->running());
+    CHECK(::kill(c->id(), 0) == 0); // still there
+    // It can still be waited for.
+    c->kill();
+    ctx.restart();
+    auto st = c->async_wait(asio::use_future);
+    ctx.run_for(10s);
+    REQUIRE(st.wait_for(0s) == std::future_status::ready);
+    CHECK(st.get().signal == SIGKILL);
+  }
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("cancelling async_stop: terminal ends the wait and not the ladder; partial and total "
+          "are not honoured",
+          "[process][tokens]") {
+  for (auto type : {asio::cancellation_type::terminal, asio::cancellation_type::partial,
+                    asio::cancellation_type::total}) {
+    INFO("cancellation type " << static_cast<int>(type));
+    asio::io_context ctx;
+    auto o = helper_opts(strings("ignore-term", "30"));
+    o.ladder = {std::chrono::milliseconds(300), std::chrono::milliseconds(300)};
+    auto c = child::spawn(ctx.get_executor(), o);
+    REQUIRE(c);
+    char ready[6]; // its handlers are installed
+    asio::read(c->stdout_pipe(), asio::buffer(ready));
+    asio::cancellation_signal cancel;
+    std::optional<std::error_code> got;
+    exit_status st;
+    c->async_stop(
+        asio::bind_cancellation_slot(cancel.slot(), [&](std::error_code ec, exit_status s) {
+          got = ec;
+          st = s;
+        }));
+    asio::steady_timer later(ctx, 100ms);
+    later.async_wait([&](std::error_code) { cancel.emit(type); });
+    ctx.run_for(10s);
+    REQUIRE(got);
+    if (type == asio::cancellation_type::terminal) {
+      CHECK(*got == asio::error::operation_aborted);
+      // The ladder climbs on to SIGKILL by itself; a wait reaps.
+      ctx.restart();
+      auto w = c->async_wait(asio::use_future);
+      ctx.run_for(10s);
+      REQUIRE(w.wait_for(0s) == std::future_status::ready);
+      CHECK(w.get().signal == SIGKILL);
+    } else {
+      CHECK_FALSE(*got);
+      CHECK(st.signal == SIGKILL);
+    }
+  }
+  CHECK_FALSE(has_children());
 }
 
 TEST_CASE("the destructor's ladder ends a child that ignores SIGTERM", "[process]") {
@@ -424,13 +548,13 @@ TEST_CASE("async_stop runs the ladder and reports how the child ended", "[proces
     REQUIRE(c);
     char buf[6];
     co_await asio::async_read(c->stdout_pipe(), asio::buffer(buf), use_awaitable);
-    co_return co_await c->async_stop();
+    co_return co_await c->async_stop(asio::use_awaitable);
   }());
   CHECK(st.signal == SIGKILL);
   st = run([]() -> awaitable<exit_status> {
     auto c = child::spawn(co_await asio::this_coro::executor, helper_opts(strings("quit-on-q")));
     REQUIRE(c);
-    co_return co_await c->async_stop();
+    co_return co_await c->async_stop(asio::use_awaitable);
   }());
   CHECK(st == exit_status::exited(0));
 }
@@ -445,7 +569,7 @@ TEST_CASE("the whole process group goes", "[process]") {
       n += co_await c->stdout_pipe().async_read_some(asio::buffer(buf + n, sizeof buf - 1 - n),
                                                      use_awaitable);
     CHECK_FALSE(c->kill());
-    co_await c->async_wait();
+    co_await c->async_wait(asio::use_awaitable);
     co_return static_cast<pid_t>(std::atoi(buf));
   }());
   REQUIRE(grandchild > 0);
@@ -470,7 +594,7 @@ TEST_CASE("destroying the context kills and reaps what is left, synchronously", 
           auto d =
               child::spawn(co_await asio::this_coro::executor, helper_opts(strings("sleep", "30")));
           REQUIRE(d);
-          co_await d->async_wait();
+          co_await d->async_wait(asio::use_awaitable);
         },
         asio::detached);
     ctx.run_for(50ms);
@@ -495,7 +619,7 @@ TEST_CASE("no zombie and no leaked fd after many runs", "[process]") {
         kids.push_back(std::move(*c));
       }
       for (auto& k : kids)
-        co_await k.async_wait();
+        co_await k.async_wait(asio::use_awaitable);
     }
   }());
   CHECK(open_fds() == before);
@@ -506,12 +630,12 @@ TEST_CASE("verbs on a reaped child say so", "[process]") {
   run([]() -> awaitable<void> {
     auto c = child::spawn(co_await asio::this_coro::executor, helper_opts(strings("exit", "0")));
     REQUIRE(c);
-    co_await c->async_wait();
+    co_await c->async_wait(asio::use_awaitable);
     CHECK_FALSE(c->running());
     CHECK(c->kill() == std::errc::no_such_process);
     CHECK(c->request_exit() == std::errc::no_such_process);
     // Waiting again gives the same status.
-    CHECK((co_await c->async_wait()).success());
+    CHECK((co_await c->async_wait(asio::use_awaitable)).success());
   }());
 }
 
@@ -578,7 +702,7 @@ TEST_CASE("a program that calls std::exit() leaves no child running", "[process]
       auto c = child::spawn(co_await asio::this_coro::executor, std::move(o));
       REQUIRE(c);
       auto out = co_await read_all(c->stdout_pipe());
-      auto st = co_await c->async_wait();
+      auto st = co_await c->async_wait(asio::use_awaitable);
       CHECK(st.success());
       co_return static_cast<pid_t>(std::atoi(out.c_str()));
     }(exiter, keep));

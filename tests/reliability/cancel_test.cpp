@@ -153,7 +153,7 @@ TEST_CASE("a consumer that throws mid-frame-loop: the child is stopped and reape
     }
     CHECK(thrown);
     // The ladder: q, and stdout drained while it quits; then reaped.
-    co_await async_wait_reaped(co_await asio::this_coro::executor);
+    co_await async_wait_reaped(co_await asio::this_coro::executor, asio::use_awaitable);
     CHECK_FALSE(has_children());
   }());
   CHECK(open_fds() == before);

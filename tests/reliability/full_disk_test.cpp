@@ -75,7 +75,7 @@ std::string make_ext4(const std::filesystem::path& image) {
         o.err = stdio::inherit(); // its complaint, if any, lands in the test log
         auto c = child::spawn(co_await asio::this_coro::executor, std::move(o));
         if (!c) co_return exit_status::exited(127);
-        co_return co_await c->async_wait();
+        co_return co_await c->async_wait(asio::use_awaitable);
       }(*mkfs, image),
       30s);
   if (!st.success()) return mkfs->string() + " failed (" + st.to_string() + ")";

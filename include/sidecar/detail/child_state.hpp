@@ -94,6 +94,9 @@ public:
 struct wait_exit_op {
   std::shared_ptr<child_state> s;
   bool kill_group = false;
+  // child::async_wait: every cancellation type ends the wait (the child runs on); inside the
+  // layers above, only terminal, as a coroutine's own filter says.
+  bool any_cancellation = false;
   bool started = false;
 
   bool status_known() const noexcept { return s->status.has_value(); }
@@ -101,10 +104,10 @@ struct wait_exit_op {
   template <class Self> void operator()(Self& self, std::error_code ec = {}, int = 0) {
     if (!started) {
       started = true;
-      // Never complete inside the initiating call: post the first check.
-      // Copy the executor first: moving self moves the state pointer it is read from.
-      auto ex = s->ex;
-      return asio::post(ex, [self = std::move(self)]() mutable { self(std::error_code{}, 0); });
+      if (any_cancellation) self.reset_cancellation_state(asio::enable_total_cancellation());
+      // Never complete inside the initiating call: the first check is posted, to the
+      // handler's associated executor (a strand it is bound to), with its allocator.
+      return asio::post(std::move(self));
     }
     // Reaped meanwhile by another waiter (which closed the pidfd under this one): that is
     // the exit, not an error.
