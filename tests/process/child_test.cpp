@@ -373,9 +373,16 @@ TEST_CASE("completion tokens: callback and use_future work too", "[process]") {
   CHECK(called);
   CHECK(got.code == 4);
 
+  // use_future's executor posts to the system thread pool: the operation's steps must still
+  // run on the context's thread (they touch the child), so nothing completes, not even for a
+  // child that has already exited, until the context runs. (Its first step used to be posted
+  // there: the future became ready with the context idle, and the operation was destroyed on
+  // a pool thread, racing the test's context and child: a crash under load.)
   auto d = child::spawn(ctx.get_executor(), helper_opts(strings("exit", "6")));
   REQUIRE(d);
+  ::usleep(300000); // it has exited
   auto fut = d->async_wait(asio::use_future);
+  CHECK(fut.wait_for(300ms) == std::future_status::timeout);
   ctx.restart();
   ctx.run_for(10s);
   REQUIRE(fut.wait_for(0s) == std::future_status::ready);

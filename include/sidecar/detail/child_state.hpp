@@ -105,9 +105,11 @@ struct wait_exit_op {
     if (!started) {
       started = true;
       if (any_cancellation) self.reset_cancellation_state(asio::enable_total_cancellation());
-      // Never complete inside the initiating call: the first check is posted, to the
-      // handler's associated executor (a strand it is bound to), with its allocator.
-      return asio::post(std::move(self));
+      // Never complete inside the initiating call: the first check is posted to the child's
+      // executor, then dispatched to the handler's associated executor (a strand it is bound
+      // to) with its allocator. Not posted to the associated executor alone: use_future's
+      // posts to the system thread pool, where this step would race the context's thread.
+      return asio::post(s->ex, std::move(self));
     }
     // Reaped meanwhile by another waiter (which closed the pidfd under this one): that is
     // the exit, not an error.
