@@ -1,6 +1,8 @@
 // A regular file as an Asio stream, so relay() and tee() take files like pipes and sockets.
 // epoll cannot wait on regular files (they are always ready), so each operation is a plain
-// read/write whose completion is posted to the executor.
+// read/write whose completion is posted to the stream's executor and run on the handler's
+// associated executor (a strand it is bound to), with its associated allocator, as Asio's own
+// operations complete.
 #pragma once
 
 #include <sidecar/detail/unique_fd.hpp>
@@ -9,6 +11,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/buffer.hpp>
+#include <asio/detail/bind_handler.hpp> // binds (ec, n), keeping the handler's associators
 #include <asio/error.hpp>
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
@@ -60,7 +63,7 @@ public:
             n = transfer(true, buf.data(), buf.size(), ec);
             if (!ec && n == 0 && buf.size() > 0) ec = asio::error::eof;
           }
-          asio::post(ex_, [h = std::move(handler), ec, n]() mutable { std::move(h)(ec, n); });
+          asio::post(ex_, asio::detail::bind_handler(std::move(handler), ec, n));
         },
         token, buffers);
   }
@@ -76,7 +79,7 @@ public:
             asio::const_buffer buf = *first;
             n = transfer(false, const_cast<void*>(buf.data()), buf.size(), ec);
           }
-          asio::post(ex_, [h = std::move(handler), ec, n]() mutable { std::move(h)(ec, n); });
+          asio::post(ex_, asio::detail::bind_handler(std::move(handler), ec, n));
         },
         token, buffers);
   }

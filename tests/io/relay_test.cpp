@@ -6,14 +6,21 @@
 
 #include "support.hpp"
 
+#include <asio/bind_executor.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/readable_pipe.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/use_future.hpp>
 #include <asio/writable_pipe.hpp>
 
+#include <atomic>
 #include <cstdlib>
+#include <future>
 #include <string_view>
+#include <thread>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -283,6 +290,43 @@ TEST_CASE("relay: into a file and from a file", "[io]") {
     CHECK(*copied == 30 * frame_bytes);
   }(path));
   CHECK(std::filesystem::file_size(path.string() + ".copy") == 30 * frame_bytes);
+}
+
+// A file's operations complete at once; the handler still runs on its associated executor:
+// bound to a strand of a context run by two threads, on that strand (they ran on the
+// context's threads directly, outside the strand).
+TEST_CASE("file_stream: a strand-bound handler runs on its strand", "[io][tokens]") {
+  temp_dir dir;
+  auto path = dir / "bytes";
+  asio::io_context ctx(2);
+  auto strand = asio::make_strand(ctx);
+  auto out = file_stream::open(ctx.get_executor(), path, file_stream::mode::write_truncate);
+  REQUIRE(out);
+  constexpr int writes = 200;
+  std::atomic<int> on_strand{0}, written{0}, called{0};
+  for (int i = 0; i < writes; ++i)
+    out->async_write_some(asio::buffer("x", 1),
+                          asio::bind_executor(strand, [&](std::error_code ec, std::size_t n) {
+                            if (!ec) written += static_cast<int>(n);
+                            on_strand += strand.running_in_this_thread() ? 1 : 0;
+                            ++called;
+                          }));
+  std::thread other([&] { ctx.run_for(10s); });
+  ctx.run_for(10s);
+  other.join();
+  CHECK(called == writes);
+  CHECK(on_strand == writes);
+  CHECK(written == writes);
+  CHECK(std::filesystem::file_size(path) == static_cast<std::uintmax_t>(writes));
+  // A read's too, and use_future gets the result on its own thread.
+  auto in = file_stream::open(ctx.get_executor(), path);
+  REQUIRE(in);
+  char buf[64];
+  auto fut = in->async_read_some(asio::buffer(buf), asio::use_future);
+  ctx.restart();
+  ctx.run_for(10s);
+  REQUIRE(fut.wait_for(0s) == std::future_status::ready);
+  CHECK(fut.get() == sizeof buf);
 }
 
 TEST_CASE("relay: a sink that exits early is an error, not a hang", "[io]") {
