@@ -30,6 +30,8 @@
 #include <asio/cancellation_state.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/error.hpp>
+#include <asio/execution/executor.hpp>
+#include <asio/is_executor.hpp>
 #include <asio/this_coro.hpp>
 
 #include <exception>
@@ -40,6 +42,10 @@
 #include <utility>
 
 namespace sidecar::detail {
+
+// What the free async_xxx functions take as their first argument, as asio::post does.
+template <class E>
+concept executor_like = asio::execution::is_executor<E>::value || asio::is_executor<E>::value;
 
 // What a failed operation passes as its T. Specialise for a T that is not default
 // constructible (constructed from the object's executor), or that a failure can still fill.

@@ -212,7 +212,9 @@ struct run_limits {
 // Runs a program to its end: spawns it, reads its stdout and stderr (those that are pipes) to
 // their end and reaps it, all within limits.timeout. Past the deadline its process group is
 // killed and reaped, and the error is errc::timed_out ("<program> did not finish within N ms").
-// The exit status is the caller's to judge. One helper for every "run a tool, read what it
+// The exit status is the caller's to judge. Cancelled (whichever types the calling coroutine
+// lets through), it kills and reaps the group too: asio::error::operation_aborted, as a value.
+// One helper for every "run a tool, read what it
 // printed" (ffmpeg -version, ffprobe).
 asio::awaitable<expected<program_output>> run_to_end(spawn_options options, run_limits limits = {});
 // The same on the calling thread, on a private io_context: for callers outside a coroutine.

@@ -190,4 +190,14 @@ private:
 // version banner; errc::timed_out when it does not finish within 10 s (it is killed then).
 asio::awaitable<expected<version_info>> ffmpeg_version(tool which = tool::ffmpeg);
 
+// The same through any completion token, on `ex`: void(std::error_code, version_info) (see
+// <sidecar/async.hpp>). Cancellation, of any type, kills the tool and completes with
+// asio::error::operation_aborted.
+template <detail::executor_like Executor, class Token = asio::default_completion_token_t<Executor>>
+auto async_ffmpeg_version(const Executor& ex, tool which,
+                          Token&& token = asio::default_completion_token_t<Executor>()) {
+  return detail::async_spawned<expected<version_info>>(
+      ex, [which] { return ffmpeg_version(which); }, std::forward<Token>(token));
+}
+
 } // namespace sidecar

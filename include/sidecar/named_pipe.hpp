@@ -2,6 +2,7 @@
 // at a given path, opened without ever blocking the io_context, removed on destruction.
 #pragma once
 
+#include <sidecar/async.hpp>
 #include <sidecar/error.hpp>
 
 #include <asio/any_io_executor.hpp>
@@ -55,9 +56,19 @@ public:
   // (errc::already_exists) when path() no longer names the FIFO that was made or checked.
   expected<void> open_read();
   // Opens the writing end once a reader has the FIFO open, retrying with a short backoff
-  // (ENXIO means "no reader yet"); errc::timed_out after `timeout`. Never blocks the thread.
+  // (ENXIO means "no reader yet"); errc::timed_out after `timeout`; cancelled (any type):
+  // asio::error::operation_aborted. Never blocks the thread.
   asio::awaitable<expected<void>> open_write(
       std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // The same through any completion token: void(std::error_code) (see <sidecar/async.hpp>).
+  // The named_pipe must outlive the operation.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_open_write(std::chrono::milliseconds timeout,
+                        Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return detail::async_spawned<expected<void>>(
+        get_executor(), [this, timeout] { return open_write(timeout); },
+        std::forward<Token>(token));
+  }
 
   template <class MutableBufferSequence, class Token = asio::use_awaitable_t<>>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token = {}) {

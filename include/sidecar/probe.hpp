@@ -2,6 +2,7 @@
 // `ffprobe -print_format json -show_format -show_streams`.
 #pragma once
 
+#include <sidecar/async.hpp>
 #include <sidecar/error.hpp>
 #include <sidecar/media_info.hpp>
 
@@ -28,5 +29,19 @@ struct probe_options {
 // ("No such file or directory", "Invalid data found when processing input"); a missing
 // ffprobe is errc::binary_not_found.
 asio::awaitable<expected<media_info>> probe(std::string input, probe_options options = {});
+
+// The same through any completion token, on `ex`: void(std::error_code, media_info) (see
+// <sidecar/async.hpp>). Cancellation, of any type, kills ffprobe and completes with
+// asio::error::operation_aborted.
+template <detail::executor_like Executor, class Token = asio::default_completion_token_t<Executor>>
+auto async_probe(const Executor& ex, std::string input, probe_options options,
+                 Token&& token = asio::default_completion_token_t<Executor>()) {
+  return detail::async_spawned<expected<media_info>>(
+      ex,
+      [input = std::move(input), options = std::move(options)]() mutable {
+        return probe(std::move(input), std::move(options));
+      },
+      std::forward<Token>(token));
+}
 
 } // namespace sidecar

@@ -2,6 +2,7 @@
 // splice(2) when the kernel allows it, then half-close the sink so the next process sees EOF.
 #pragma once
 
+#include <sidecar/async.hpp>
 #include <sidecar/error.hpp>
 
 #include <asio/awaitable.hpp>
@@ -179,6 +180,19 @@ asio::awaitable<expected<std::uint64_t>> relay(Source& source, Sink& sink,
   closer.reached_end();
   if (options.close_sink) detail::close_sink(sink);
   co_return total;
+}
+
+// The same through any completion token, on the source's executor:
+// void(std::error_code, std::uint64_t), the bytes moved (see <sidecar/async.hpp>). Cancelled
+// (any type): asio::error::operation_aborted. Source and sink must outlive the operation.
+template <class Source, class Sink,
+          class Token = asio::default_completion_token_t<typename Source::executor_type>>
+auto async_relay(
+    Source& source, Sink& sink, relay_options options,
+    Token&& token = asio::default_completion_token_t<typename Source::executor_type>()) {
+  return detail::async_spawned<expected<std::uint64_t>>(
+      source.get_executor(), [&source, &sink, options] { return relay(source, sink, options); },
+      std::forward<Token>(token));
 }
 
 } // namespace sidecar

@@ -33,6 +33,7 @@
 // is not waited for.
 #pragma once
 
+#include <sidecar/async.hpp>
 #include <sidecar/error.hpp>
 
 #include <asio/any_io_executor.hpp>
@@ -43,6 +44,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include <sys/types.h>
 
@@ -50,6 +52,13 @@ namespace sidecar {
 
 namespace detail {
 struct ingest_state;
+
+// A failed accept or connect passes a closed socket on the operation's executor.
+template <> struct failed_value<asio::ip::tcp::socket> {
+  template <class Executor> static asio::ip::tcp::socket make(const Executor& ex, const error*) {
+    return asio::ip::tcp::socket(ex);
+  }
+};
 } // namespace detail
 
 struct tcp_ingest_options {
@@ -77,6 +86,7 @@ public:
   // Stops listening and closes every connection not handed out yet.
   ~tcp_ingest();
 
+  executor_type get_executor() const noexcept { return ex_; }
   unsigned short port() const noexcept { return port_; }
   std::size_t outputs() const noexcept { return outputs_; }
   asio::ip::tcp::endpoint endpoint(std::size_t output) const;
@@ -84,21 +94,42 @@ public:
   std::string url(std::size_t output) const;
 
   // The connection ffmpeg made for `output`, from a process of our effective uid (see the top
-  // of this file); errc::timed_out past accept_timeout, errc::cancelled when cancelled,
-  // errc::protocol when several unidentifiable connections leave it unknown which is ffmpeg's.
+  // of this file); errc::timed_out past accept_timeout, asio::error::operation_aborted when
+  // cancelled (any type) or when the tcp_ingest is closed, errc::protocol when several
+  // unidentifiable connections leave it unknown which is ffmpeg's.
   asio::awaitable<expected<asio::ip::tcp::socket>> accept(std::size_t output);
   // The same, from a process of `process_group`: the child's id() (sidecar's children lead
   // their own process group). The preferred form: another program of our uid is refused too,
   // and only the group's end, not every child's, decides about a connection closed early.
   asio::awaitable<expected<asio::ip::tcp::socket>> accept(std::size_t output, pid_t process_group);
 
+  // Both through any completion token: void(std::error_code, asio::ip::tcp::socket), a closed
+  // socket with the error (see <sidecar/async.hpp>). The tcp_ingest must outlive the
+  // operation, as an Asio acceptor must.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+    requires(!std::is_integral_v<std::remove_cvref_t<Token>>)
+  auto async_accept(std::size_t output,
+                    Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return detail::async_spawned<expected<asio::ip::tcp::socket>>(
+        ex_, [this, output] { return accept(output); }, std::forward<Token>(token));
+  }
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_accept(std::size_t output, pid_t process_group,
+                    Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return detail::async_spawned<expected<asio::ip::tcp::socket>>(
+        ex_, [this, output, process_group] { return accept(output, process_group); },
+        std::forward<Token>(token));
+  }
+
 private:
-  tcp_ingest(std::shared_ptr<detail::ingest_state> s, unsigned short port, std::size_t outputs,
-             std::chrono::milliseconds timeout)
-      : state_(std::move(s)), port_(port), outputs_(outputs), timeout_(timeout) {}
+  tcp_ingest(executor_type ex, std::shared_ptr<detail::ingest_state> s, unsigned short port,
+             std::size_t outputs, std::chrono::milliseconds timeout)
+      : ex_(std::move(ex)), state_(std::move(s)), port_(port), outputs_(outputs),
+        timeout_(timeout) {}
   // accept() for a process of `group`, or of our uid when `group` is 0.
   asio::awaitable<expected<asio::ip::tcp::socket>> accept_from(std::size_t output, pid_t group);
 
+  executor_type ex_;
   // Shared with the background accepts and the pending accept() calls, so that neither
   // depends on where this object is (it may move).
   std::shared_ptr<detail::ingest_state> state_;
@@ -111,8 +142,17 @@ private:
 expected<unsigned short> free_loopback_port();
 
 // Connects to a server that may not be listening yet (ffmpeg with `?listen`), retrying with
-// a short backoff until `timeout`.
+// a short backoff until `timeout`. Cancelled (any type): asio::error::operation_aborted.
 asio::awaitable<expected<asio::ip::tcp::socket>> connect_with_retry(
     asio::ip::tcp::endpoint to, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// The same through any completion token, on `ex`: void(std::error_code, asio::ip::tcp::socket).
+template <detail::executor_like Executor, class Token = asio::default_completion_token_t<Executor>>
+auto async_connect_with_retry(const Executor& ex, asio::ip::tcp::endpoint to,
+                              std::chrono::milliseconds timeout,
+                              Token&& token = asio::default_completion_token_t<Executor>()) {
+  return detail::async_spawned<expected<asio::ip::tcp::socket>>(
+      ex, [to, timeout] { return connect_with_retry(to, timeout); }, std::forward<Token>(token));
+}
 
 } // namespace sidecar

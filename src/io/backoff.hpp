@@ -4,11 +4,13 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <system_error>
 
 namespace sidecar::detail {
 
@@ -20,11 +22,12 @@ public:
 
   bool expired() const { return std::chrono::steady_clock::now() >= deadline_; }
 
-  // Waits the current pause, then doubles it. Cancellation throws, like any wait.
-  asio::awaitable<void> pause() {
+  // Waits the current pause, then doubles it. Cancelled: operation_aborted, as a value.
+  asio::awaitable<std::error_code> pause() {
     timer_.expires_after(pause_);
-    co_await timer_.async_wait(asio::use_awaitable);
+    auto [ec] = co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     pause_ = std::min(pause_ * 2, std::chrono::milliseconds(100));
+    co_return ec;
   }
 
 private:

@@ -185,7 +185,8 @@ asio::awaitable<expected<void>> named_pipe::open_write(std::chrono::milliseconds
     if (retry.expired())
       co_return fail(errc::timed_out, "no reader opened " + path_.string() + " within " +
                                           std::to_string(timeout.count()) + " ms");
-    co_await retry.pause();
+    if (auto ec = co_await retry.pause())
+      co_return fail(ec, "waiting for a reader of " + path_.string()); // cancelled
   }
 }
 

@@ -6,7 +6,7 @@
 #include "backoff.hpp"
 
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
@@ -417,7 +417,7 @@ expected<tcp_ingest> tcp_ingest::open(const executor_type& ex, tcp_ingest_option
       st->outputs.push_back(std::make_unique<detail::ingest_output>(std::move(a)));
     for (std::size_t k = 0; k < st->outputs.size(); ++k)
       arm(st, k);
-    return tcp_ingest(std::move(st), port, o.outputs, o.accept_timeout);
+    return tcp_ingest(ex, std::move(st), port, o.outputs, o.accept_timeout);
   }
   return tl::unexpected(last);
 }
@@ -425,6 +425,7 @@ expected<tcp_ingest> tcp_ingest::open(const executor_type& ex, tcp_ingest_option
 tcp_ingest& tcp_ingest::operator=(tcp_ingest&& o) noexcept {
   if (this != &o) {
     if (state_) state_->close();
+    ex_ = o.ex_;
     state_ = std::move(o.state_);
     port_ = o.port_;
     outputs_ = o.outputs_;
@@ -461,7 +462,6 @@ asio::awaitable<expected<asio::ip::tcp::socket>> tcp_ingest::accept(std::size_t 
 
 asio::awaitable<expected<asio::ip::tcp::socket>> tcp_ingest::accept_from(std::size_t output,
                                                                          pid_t group) {
-  using namespace asio::experimental::awaitable_operators;
   using clock = std::chrono::steady_clock;
   if (!state_ || output >= state_->outputs.size())
     co_return fail(errc::bad_argument, "tcp_ingest: no output " + std::to_string(output));
@@ -508,6 +508,17 @@ asio::awaitable<expected<asio::ip::tcp::socket>> tcp_ingest::accept_from(std::si
     if (out.news.take()) continue;
     if (unknown && !child_runs()) {
       drain(out); // what the kernel queued before the end, the background accept aside
+      // A connection the background accept has taken already may not have reached `waiting`
+      // yet: a speculative accept (arm() right after the last arrival) completes through the
+      // context's queue. Let what is queued run, then look again, before deciding that
+      // nothing more can come (else one of two unidentifiable connections would be handed
+      // out as if it were the only one).
+      if ((co_await asio::this_coro::cancellation_state).cancelled() !=
+          asio::cancellation_type::none)
+        co_return fail(asio::error::operation_aborted,
+                       "tcp_ingest: accepting on " + where + " was cancelled");
+      co_await asio::post(out.acceptor.get_executor(), use_tuple);
+      drain(out);
       child_ended = true;
       continue;
     }
@@ -522,9 +533,17 @@ asio::awaitable<expected<asio::ip::tcp::socket>> tcp_ingest::accept_from(std::si
     }
     // While unknown connections wait for the child's end, look at it now and then.
     timer.expires_at(unknown ? std::min(deadline, now + poll_children) : deadline);
-    co_await (out.news.async_wait(use_tuple) || timer.async_wait(use_tuple));
+    // One wait, on this coroutine's slot, so that every cancellation type it lets through
+    // reaches it (awaitable operators would pass terminal only): the news, which the timer
+    // brings too when its turn comes.
+    timer.async_wait([st, output](std::error_code ec) {
+      if (!ec) st->outputs[output]->news.notify(); // at worst a spurious look around
+    });
+    co_await out.news.async_wait(use_tuple);
+    timer.cancel();
     if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
-      co_return fail(errc::cancelled, "tcp_ingest: accepting on " + where + " was cancelled");
+      co_return fail(asio::error::operation_aborted,
+                     "tcp_ingest: accepting on " + where + " was cancelled");
   }
 }
 
@@ -553,7 +572,9 @@ connect_with_retry(asio::ip::tcp::endpoint to, std::chrono::milliseconds timeout
                   (ec == asio::error::connection_refused
                        ? " (nothing listened within " + std::to_string(timeout.count()) + " ms)"
                        : std::string()));
-    co_await retry.pause();
+    if (auto pause = co_await retry.pause()) // cancelled
+      co_return fail(pause,
+                     "connecting to " + to.address().to_string() + ":" + std::to_string(to.port()));
   }
 }
 

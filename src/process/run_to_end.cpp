@@ -2,6 +2,10 @@
 // ffmpeg -version (async and at spawn time) and ffprobe.
 #include <sidecar/child.hpp>
 
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/cancellation_state.hpp>
+#include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
@@ -47,14 +51,40 @@ asio::awaitable<expected<program_output>> run_to_end(spawn_options o, run_limits
     if (r.err.size() > 2 * limits.max_stderr) r.err.erase(0, r.err.size() - limits.max_stderr);
   };
   asio::steady_timer deadline(ex, limits.timeout);
-  auto outcome =
-      co_await ((drain(c->stdout_pipe(), keep_out) && drain(c->stderr_pipe(), keep_err)) ||
-                deadline.async_wait(use_tuple));
-  if (outcome.index() == 1) {
-    // The deadline won: the readers were cancelled; end the program's group and reap it.
+  // The readers race the deadline, bound to `stop`: a cancellation of the caller (of the types
+  // its cancellation state lets through) ends the race as the deadline does. Awaitable
+  // operators alone would pass only terminal cancellation to the readers, and would leave a
+  // program that prints nothing (an ffprobe opening a FIFO nobody writes) running.
+  asio::cancellation_signal stop;
+  asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+  bool cancelled = state.cancelled() != asio::cancellation_type::none;
+  asio::cancellation_slot caller = state.slot();
+  if (caller.is_connected())
+    caller.assign([&](asio::cancellation_type) {
+      cancelled = true;
+      stop.emit(asio::cancellation_type::terminal);
+    });
+  auto race = [&]() -> asio::awaitable<std::size_t> {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    auto outcome =
+        co_await ((drain(c->stdout_pipe(), keep_out) && drain(c->stderr_pipe(), keep_err)) ||
+                  deadline.async_wait(use_tuple));
+    co_return outcome.index();
+  };
+  std::size_t winner = 0;
+  if (!cancelled) {
+    auto [e, index] =
+        co_await asio::co_spawn(ex, race(), asio::bind_cancellation_slot(stop.slot(), use_tuple));
+    if (e) std::rethrow_exception(e); // only bugs throw in it
+    winner = index;
+  }
+  if (caller.is_connected()) caller.clear();
+  if (winner == 1 || cancelled) {
+    // The deadline won or the caller gave up: end the program's group and reap it.
     co_await asio::this_coro::reset_cancellation_state();
     c->kill();
     co_await c->async_wait(use_tuple);
+    if (cancelled) co_return fail(asio::error::operation_aborted, program + " was cancelled");
     co_return fail(errc::timed_out, program + " did not finish within " +
                                         std::to_string(limits.timeout.count()) + " ms");
   }

@@ -1,0 +1,350 @@
+// The free and io-level operations through completion tokens, as an Asio user drives them:
+// async_probe, async_ffmpeg_version, named_pipe::async_open_write, tcp_ingest::async_accept,
+// async_connect_with_retry and async_relay with a plain callback, use_future from another
+// thread, deferred, as_tuple, and a handler bound to a strand (it runs there); and each
+// cancellation type through a bound slot: asio::error::operation_aborted as a value, at once,
+// with no child, FIFO writer or socket left behind. Real ffmpeg/ffprobe, FIFOs and loopback
+// sockets; every run under a time limit.
+#include <sidecar/ffmpeg_child.hpp>
+#include <sidecar/named_pipe.hpp>
+#include <sidecar/probe.hpp>
+#include <sidecar/relay.hpp>
+#include <sidecar/tcp_ingest.hpp>
+
+#include "support.hpp"
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/connect_pipe.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/experimental/deferred.hpp>
+#include <asio/readable_pipe.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/writable_pipe.hpp>
+
+#include <atomic>
+#include <optional>
+#include <thread>
+
+using namespace sidecar;
+using namespace sidecar::test;
+
+namespace {
+
+constexpr auto tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+probe_options lavfi() {
+  probe_options o;
+  o.extra_args = strings("-f", "lavfi");
+  return o;
+}
+
+// Runs ctx until it runs out of work; a hang fails the test instead of freezing the suite.
+void run_limited(asio::io_context& ctx, std::chrono::steady_clock::duration limit = 30s) {
+  ctx.run_for(limit);
+  REQUIRE(ctx.stopped());
+}
+
+// Starts an operation whose handler is bound to a cancellation slot, emits `type` on it after
+// 200 ms and returns what the handler got, and how long the operation took.
+struct cancelled_result {
+  std::optional<std::error_code> ec;
+  std::chrono::steady_clock::duration took{};
+};
+template <class Start>
+cancelled_result cancel_after_start(asio::io_context& ctx, asio::cancellation_type type,
+                                    Start start) {
+  cancelled_result r;
+  asio::cancellation_signal signal;
+  const auto t0 = std::chrono::steady_clock::now();
+  start(asio::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, auto&&...) {
+    r.ec = ec;
+    r.took = std::chrono::steady_clock::now() - t0;
+  }));
+  asio::steady_timer timer(ctx, 200ms);
+  timer.async_wait([&](std::error_code) { signal.emit(type); });
+  // Until the handler has run (a tcp_ingest keeps its context busy while it lives), then
+  // what the operation's end left to do (closing, reaping).
+  const auto limit = std::chrono::steady_clock::now() + 30s;
+  while (!r.ec && std::chrono::steady_clock::now() < limit)
+    ctx.run_one_for(100ms);
+  ctx.poll();
+  return r;
+}
+
+} // namespace
+
+TEST_CASE("async_probe and async_ffmpeg_version: callback, use_future, deferred, as_tuple",
+          "[tokens]") {
+  asio::io_context ctx;
+  std::optional<media_info> info;
+  std::error_code probe_ec, missing_ec;
+  async_probe(ctx.get_executor(), "testsrc=size=64x48:rate=25:duration=1", lavfi(),
+              [&](std::error_code ec, media_info m) {
+                probe_ec = ec;
+                info = std::move(m);
+              });
+  async_probe(ctx.get_executor(), "/nonexistent/sidecar-tokens.mp4", {},
+              [&](std::error_code ec, media_info) { missing_ec = ec; });
+  run_limited(ctx);
+  CHECK_FALSE(probe_ec);
+  REQUIRE(info);
+  REQUIRE(info->streams.size() == 1);
+  CHECK(info->streams.front().width == 64);
+  CHECK(missing_ec == errc::process_failed); // the reason is in the awaitable form's error
+
+  // use_future from another thread: the caller blocks on the result.
+  asio::io_context ctx2;
+  auto guard = asio::make_work_guard(ctx2);
+  std::thread io([&] { ctx2.run_for(30s); });
+  std::string failure;
+  std::optional<version_info> version;
+  try {
+    version = async_ffmpeg_version(ctx2.get_executor(), tool::ffmpeg, asio::use_future).get();
+    auto m = async_probe(ctx2.get_executor(), "testsrc=size=32x32:rate=5:duration=1", lavfi(),
+                         asio::use_future)
+                 .get();
+    if (m.streams.empty() || m.streams.front().width != 32) failure = "wrong probe result";
+    async_probe(ctx2.get_executor(), "/nonexistent/sidecar-tokens.mp4", {}, asio::use_future).get();
+    failure = "probing a missing file succeeded";
+  } catch (const std::system_error& e) {
+    if (e.code() != errc::process_failed) failure = e.what(); // use_future throws the code
+  }
+  guard.reset();
+  io.join();
+  CHECK(failure.empty());
+  REQUIRE(version);
+  CHECK(version->major >= 4);
+
+  // deferred and as_tuple in a coroutine.
+  auto r = run([]() -> asio::awaitable<std::pair<std::error_code, int>> {
+    auto ex = co_await asio::this_coro::executor;
+    auto op = async_ffmpeg_version(ex, tool::ffprobe, asio::experimental::deferred);
+    auto [vec, v] = co_await std::move(op)(tuple); // made first, started when awaited
+    auto [pec, m] =
+        co_await async_probe(ex, "testsrc=size=16x16:rate=5:duration=1", lavfi(), tuple);
+    co_return std::pair(vec ? vec : pec, m.streams.empty() ? 0 : m.streams.front().height);
+  }());
+  CHECK_FALSE(r.first);
+  CHECK(r.second == 16);
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("io operations through tokens: open_write, accept, connect_with_retry, relay",
+          "[tokens]") {
+  asio::io_context ctx;
+  auto ex = ctx.get_executor();
+
+  // named_pipe: a reader is there, the write end opens; none is, errc::timed_out.
+  auto fifo = named_pipe::create(ex);
+  REQUIRE(fifo);
+  REQUIRE(fifo->open_read());
+  auto writer = named_pipe::create_at(ex, fifo->path());
+  REQUIRE(writer);
+  auto lonely = named_pipe::create(ex);
+  REQUIRE(lonely);
+  std::optional<std::error_code> opened, timed_out;
+  writer->async_open_write(5s, [&](std::error_code ec) { opened = ec; });
+  lonely->async_open_write(100ms, [&](std::error_code ec) { timed_out = ec; });
+
+  // connect_with_retry: to a listener, and to a port nothing listens on.
+  asio::ip::tcp::acceptor listener(ex, {asio::ip::address_v4::loopback(), 0});
+  std::optional<std::error_code> connected, refused;
+  std::optional<asio::ip::tcp::socket> client, server;
+  listener.async_accept([&](std::error_code ec, asio::ip::tcp::socket s) {
+    if (!ec) server.emplace(std::move(s));
+  });
+  async_connect_with_retry(ex, listener.local_endpoint(), 5s,
+                           [&](std::error_code ec, asio::ip::tcp::socket s) {
+                             connected = ec;
+                             if (!ec) client.emplace(std::move(s));
+                           });
+  auto free_port = free_loopback_port();
+  REQUIRE(free_port);
+  async_connect_with_retry(ex, {asio::ip::address_v4::loopback(), *free_port}, 200ms,
+                           [&](std::error_code ec, asio::ip::tcp::socket s) {
+                             refused = ec;
+                             CHECK_FALSE(s.is_open()); // a closed socket comes with the error
+                           });
+  run_limited(ctx);
+  REQUIRE(opened);
+  CHECK_FALSE(*opened);
+  CHECK(writer->is_open());
+  REQUIRE(timed_out);
+  CHECK(*timed_out == errc::timed_out);
+  REQUIRE(connected);
+  CHECK_FALSE(*connected);
+  CHECK(client);
+  CHECK(server);
+  REQUIRE(refused);
+  CHECK(*refused == asio::error::connection_refused);
+
+  // tcp_ingest::async_accept from ffmpeg, then async_relay of what it sends into a pipe, both
+  // through as_tuple and deferred in a coroutine.
+  struct relayed {
+    std::error_code accept_ec, relay_ec;
+    std::uint64_t moved = 0;
+    std::size_t read = 0;
+  };
+  auto r = run([]() -> asio::awaitable<relayed> {
+    using namespace asio::experimental::awaitable_operators;
+    relayed out;
+    auto ex = co_await asio::this_coro::executor;
+    auto ingest = tcp_ingest::open(ex);
+    REQUIRE(ingest);
+    command c;
+    c.format("lavfi")
+        .input("testsrc=size=64x48:rate=25")
+        .frames(5)
+        .format("rawvideo")
+        .pix_fmt("rgb24");
+    c.output(ingest->url(0));
+    auto ff = c.spawn(ex);
+    REQUIRE(ff);
+    auto [aec, sock] = co_await ingest->async_accept(0, ff->id(), tuple);
+    out.accept_ec = aec;
+    asio::readable_pipe rd(ex);
+    asio::writable_pipe wr(ex);
+    asio::connect_pipe(rd, wr);
+    auto op = async_relay(sock, wr, relay_options{}, asio::experimental::deferred);
+    // (&& flattens the relay's (ec, n) and the text read into one tuple)
+    auto [rec, moved, text] = co_await (std::move(op)(tuple) && read_all(rd));
+    out.relay_ec = rec;
+    out.moved = moved;
+    out.read = text.size();
+    auto st = co_await ff->wait();
+    CHECK(st);
+    co_return out;
+  }());
+  CHECK_FALSE(r.accept_ec);
+  CHECK_FALSE(r.relay_ec);
+  CHECK(r.moved == 5 * 64 * 48 * 3);
+  CHECK(r.read == r.moved);
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("a handler bound to a strand runs on it: probe, open_write, connect, relay", "[tokens]") {
+  asio::io_context ctx;
+  auto strand = asio::make_strand(ctx);
+  std::atomic<int> off{0}, done{0};
+  auto check = [&] {
+    if (!strand.running_in_this_thread()) ++off;
+    ++done;
+  };
+  auto fifo = named_pipe::create(ctx.get_executor());
+  REQUIRE(fifo);
+  REQUIRE(fifo->open_read());
+  auto writer = named_pipe::create_at(ctx.get_executor(), fifo->path());
+  REQUIRE(writer);
+  asio::ip::tcp::acceptor listener(ctx, {asio::ip::address_v4::loopback(), 0});
+  listener.async_accept([](std::error_code, asio::ip::tcp::socket) {});
+  asio::readable_pipe in(ctx), rd(ctx);
+  asio::writable_pipe feed(ctx), out(ctx);
+  asio::connect_pipe(in, feed);
+  asio::connect_pipe(rd, out);
+  std::string text = "through the relay";
+  asio::write(feed, asio::buffer(text));
+  feed.close();
+  std::optional<std::uint64_t> moved;
+  std::atomic<int> failed{0};
+  auto on_strand = [&] {
+    return asio::bind_executor(strand, [&](std::error_code ec, auto&&...) {
+      check();
+      if (ec) ++failed;
+    });
+  };
+  async_probe(ctx.get_executor(), "testsrc=size=16x16:rate=5:duration=1", lavfi(), on_strand());
+  async_ffmpeg_version(ctx.get_executor(), tool::ffmpeg, on_strand());
+  writer->async_open_write(5s, on_strand());
+  async_connect_with_retry(ctx.get_executor(), listener.local_endpoint(), 5s, on_strand());
+  async_relay(in, out, relay_options{},
+              asio::bind_executor(strand, [&](std::error_code ec, std::uint64_t n) {
+                check();
+                if (ec) ++failed;
+                moved = n;
+              }));
+  std::thread other([&] { ctx.run_for(30s); });
+  ctx.run_for(30s);
+  other.join();
+  CHECK(done == 5);
+  CHECK(off == 0);
+  CHECK(failed == 0);
+  REQUIRE(moved);
+  CHECK(*moved == text.size());
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("each cancellation type ends each io operation with operation_aborted, at once",
+          "[tokens][cancel]") {
+  const auto type = GENERATE(asio::cancellation_type::terminal, asio::cancellation_type::partial,
+                             asio::cancellation_type::total);
+  CAPTURE(static_cast<int>(type));
+  const auto fds = open_fds();
+  {
+    INFO("async_probe of a FIFO nobody writes: ffprobe blocks in open() until killed");
+    asio::io_context ctx;
+    auto fifo = named_pipe::create(ctx.get_executor());
+    REQUIRE(fifo);
+    auto r = cancel_after_start(ctx, type, [&](auto token) {
+      async_probe(ctx.get_executor(), fifo->path().string(), {}, std::move(token));
+    });
+    REQUIRE(r.ec);
+    CHECK(*r.ec == asio::error::operation_aborted);
+    CHECK(r.took < 5s);
+    CHECK_FALSE(has_children());
+  }
+  {
+    INFO("async_open_write with no reader");
+    asio::io_context ctx;
+    auto fifo = named_pipe::create(ctx.get_executor());
+    REQUIRE(fifo);
+    auto r = cancel_after_start(ctx, type,
+                                [&](auto token) { fifo->async_open_write(30s, std::move(token)); });
+    REQUIRE(r.ec);
+    CHECK(*r.ec == asio::error::operation_aborted);
+    CHECK(r.took < 5s);
+    CHECK_FALSE(fifo->is_open());
+  }
+  {
+    INFO("async_accept with nothing connecting");
+    asio::io_context ctx;
+    auto ingest = tcp_ingest::open(ctx.get_executor());
+    REQUIRE(ingest);
+    auto r = cancel_after_start(ctx, type,
+                                [&](auto token) { ingest->async_accept(0, std::move(token)); });
+    REQUIRE(r.ec);
+    CHECK(*r.ec == asio::error::operation_aborted);
+    CHECK(r.took < 5s);
+  }
+  {
+    INFO("async_connect_with_retry to a port nothing listens on");
+    asio::io_context ctx;
+    auto port = free_loopback_port();
+    REQUIRE(port);
+    auto r = cancel_after_start(ctx, type, [&](auto token) {
+      async_connect_with_retry(ctx.get_executor(), {asio::ip::address_v4::loopback(), *port}, 30s,
+                               std::move(token));
+    });
+    REQUIRE(r.ec);
+    CHECK(*r.ec == asio::error::operation_aborted);
+    CHECK(r.took < 5s);
+  }
+  {
+    INFO("async_relay from a pipe nobody writes");
+    asio::io_context ctx;
+    asio::readable_pipe in(ctx), rd(ctx);
+    asio::writable_pipe feed(ctx), out(ctx);
+    asio::connect_pipe(in, feed);
+    asio::connect_pipe(rd, out);
+    auto r = cancel_after_start(
+        ctx, type, [&](auto token) { async_relay(in, out, relay_options{}, std::move(token)); });
+    REQUIRE(r.ec);
+    CHECK(*r.ec == asio::error::operation_aborted);
+    CHECK(r.took < 5s);
+    CHECK_FALSE(in.is_open()); // a relay that ends early closes its source
+  }
+  CHECK(open_fds() == fds);
+}
