@@ -481,6 +481,11 @@ asio::awaitable<expected<asio::ip::tcp::socket>> tcp_ingest::accept_from(std::si
   const auto child_runs = [group] { return group ? group_runs(group) : children_run(); };
   const std::string who =
       group ? "process group " + std::to_string(group) : std::string("every child of this process");
+  // Cancelled (any type the caller lets through): operation_aborted, as a value.
+  const auto was_cancelled = [&] {
+    return fail(asio::error::operation_aborted,
+                "tcp_ingest: accepting on " + where + " was cancelled");
+  };
   bool child_ended = false;
   arm(st, output); // again, after a failure
   asio::steady_timer timer(out.acceptor.get_executor());
@@ -515,8 +520,7 @@ asio::awaitable<expected<asio::ip::tcp::socket>> tcp_ingest::accept_from(std::si
       // out as if it were the only one).
       if ((co_await asio::this_coro::cancellation_state).cancelled() !=
           asio::cancellation_type::none)
-        co_return fail(asio::error::operation_aborted,
-                       "tcp_ingest: accepting on " + where + " was cancelled");
+        co_return was_cancelled();
       co_await asio::post(out.acceptor.get_executor(), use_tuple);
       drain(out);
       child_ended = true;
@@ -542,8 +546,7 @@ asio::awaitable<expected<asio::ip::tcp::socket>> tcp_ingest::accept_from(std::si
     co_await out.news.async_wait(use_tuple);
     timer.cancel();
     if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
-      co_return fail(asio::error::operation_aborted,
-                     "tcp_ingest: accepting on " + where + " was cancelled");
+      co_return was_cancelled();
   }
 }
 
