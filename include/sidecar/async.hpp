@@ -20,6 +20,8 @@
 // associated allocator.
 #pragma once
 
+#include <sidecar/detail/asio_config.hpp>
+
 #include <sidecar/error.hpp>
 
 #include <asio/associated_cancellation_slot.hpp>

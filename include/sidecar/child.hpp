@@ -2,6 +2,8 @@
 // stop verbs for its whole process group, and a destructor that never leaves a zombie.
 #pragma once
 
+#include <sidecar/detail/asio_config.hpp>
+
 #include <sidecar/async.hpp>
 #include <sidecar/detail/child_state.hpp>
 #include <sidecar/error.hpp>

@@ -2,6 +2,8 @@
 // what it says (parsed stderr) and produces (frames or chunks on stdout), then its exit.
 #pragma once
 
+#include <sidecar/detail/asio_config.hpp>
+
 #include <sidecar/async.hpp>
 #include <sidecar/binary.hpp>
 #include <sidecar/child.hpp>

@@ -5,6 +5,8 @@
 // operations complete.
 #pragma once
 
+#include <sidecar/detail/asio_config.hpp>
+
 #include <sidecar/detail/unique_fd.hpp>
 #include <sidecar/error.hpp>
 

@@ -2,6 +2,8 @@
 // at a given path, opened without ever blocking the io_context, removed on destruction.
 #pragma once
 
+#include <sidecar/detail/asio_config.hpp>
+
 #include <sidecar/async.hpp>
 #include <sidecar/error.hpp>
 

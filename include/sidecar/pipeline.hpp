@@ -11,6 +11,8 @@
 // the child object, going out of scope, is stopped by the ladder and reaped.
 #pragma once
 
+#include <sidecar/detail/asio_config.hpp>
+
 #include <sidecar/error.hpp>
 
 #include <asio/awaitable.hpp>

@@ -2,6 +2,8 @@
 // `ffprobe -print_format json -show_format -show_streams`.
 #pragma once
 
+#include <sidecar/detail/asio_config.hpp>
+
 #include <sidecar/async.hpp>
 #include <sidecar/error.hpp>
 #include <sidecar/media_info.hpp>

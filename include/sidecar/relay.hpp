@@ -2,6 +2,8 @@
 // splice(2) when the kernel allows it, then half-close the sink so the next process sees EOF.
 #pragma once
 
+#include <sidecar/detail/asio_config.hpp>
+
 #include <sidecar/async.hpp>
 #include <sidecar/error.hpp>
 

@@ -21,4 +21,5 @@
 #include <sidecar/relay.hpp>
 #include <sidecar/tcp_ingest.hpp>
 #include <sidecar/tee.hpp>
+#include <sidecar/version.hpp>
 #include <sidecar/with_timeout.hpp>

@@ -33,6 +33,8 @@
 // is not waited for.
 #pragma once
 
+#include <sidecar/detail/asio_config.hpp>
+
 #include <sidecar/async.hpp>
 #include <sidecar/error.hpp>
 

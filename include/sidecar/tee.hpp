@@ -3,6 +3,8 @@
 // reported without stalling the others.
 #pragma once
 
+#include <sidecar/detail/asio_config.hpp>
+
 #include <sidecar/detail/wakeup.hpp>
 #include <sidecar/error.hpp>
 #include <sidecar/relay.hpp>

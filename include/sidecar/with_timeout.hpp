@@ -7,6 +7,8 @@
 //   // timed out: ffmpeg was asked to quit (`q`), so its files are finished and playable
 #pragma once
 
+#include <sidecar/detail/asio_config.hpp>
+
 #include <sidecar/error.hpp>
 
 #include <asio/awaitable.hpp>

@@ -1,6 +1,8 @@
 // The shared state of one spawned child: what async waits and the reaper hold on to.
 #pragma once
 
+#include <sidecar/detail/asio_config.hpp>
+
 #include <sidecar/exit_status.hpp>
 
 #include <asio/any_io_executor.hpp>
@@ -42,8 +44,9 @@ namespace detail {
 
 class child_state : public std::enable_shared_from_this<child_state> {
 public:
-  child_state(const asio::any_io_executor& ex)
-      : ex(ex), in(ex), out(ex), err(ex), pidfd(ex), stop_timer(ex) {}
+  child_state(const asio::any_io_executor& executor)
+      : ex(executor), in(executor), out(executor), err(executor), pidfd(executor),
+        stop_timer(executor) {}
   child_state(const child_state&) = delete;
   child_state& operator=(const child_state&) = delete;
   ~child_state();
