@@ -45,18 +45,18 @@
 
 namespace sidecar::detail {
 
-// What the free async_xxx functions take as their first argument, as asio::post does.
+/// What the free async_xxx functions take as their first argument, as asio::post does.
 template <class E>
 concept executor_like = asio::execution::is_executor<E>::value || asio::is_executor<E>::value;
 
-// What a failed operation passes as its T. Specialise for a T that is not default
-// constructible (constructed from the object's executor), or that a failure can still fill.
+/// What a failed operation passes as its T. Specialise for a T that is not default
+/// constructible (constructed from the object's executor), or that a failure can still fill.
 template <class T> struct failed_value {
   template <class Executor> static T make(const Executor&, const error*) { return T{}; }
 };
 
-// How a coroutine's result reaches the handler as (ec, T): expected<T> (its error's code),
-// optional<T> (nullopt: the stream ended, asio::error::eof) or a plain T (no error).
+/// How a coroutine's result reaches the handler as (ec, T): expected<T> (its error's code),
+/// optional<T> (nullopt: the stream ended, asio::error::eof) or a plain T (no error).
 template <class R> struct completion_traits {
   using value_type = R;
   template <class Handler, class Executor> static void complete(Handler& h, R& r, const Executor&) {
@@ -74,7 +74,7 @@ template <class T> struct completion_traits<expected<T>> {
   }
 };
 template <> struct completion_traits<expected<void>> {
-  using value_type = void; // void(std::error_code)
+  using value_type = void; ///< void(std::error_code)
   template <class Handler, class Executor>
   static void complete(Handler& h, expected<void>& r, const Executor&) {
     std::move(h)(r ? std::error_code() : r.error().code());
@@ -91,9 +91,9 @@ template <class T> struct completion_traits<std::optional<T>> {
   }
 };
 
-// The error an exception from the operation stands for: a system_error's code (cancellation
-// is operation_aborted); anything else is not an outcome of the operation and is rethrown
-// from the handler's executor, as an exception from a handler is in Asio.
+/// The error an exception from the operation stands for: a system_error's code (cancellation
+/// is operation_aborted); anything else is not an outcome of the operation and is rethrown
+/// from the handler's executor, as an exception from a handler is in Asio.
 inline std::error_code error_of(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
@@ -102,11 +102,11 @@ inline std::error_code error_of(const std::exception_ptr& e) {
   }
 }
 
-// The handler's cancellation slot, forwarded to the operation's: a cancellation that comes
-// before the operation can take it (it starts on its executor a moment later) is kept and
-// delivered when it starts, every type of it (co_spawn alone lets only terminal through).
+/// The handler's cancellation slot, forwarded to the operation's: a cancellation that comes
+/// before the operation can take it (it starts on its executor a moment later) is kept and
+/// delivered when it starts, every type of it (co_spawn alone lets only terminal through).
 struct cancel_forward {
-  asio::cancellation_signal signal; // the spawned operation's slot
+  asio::cancellation_signal signal; ///< the spawned operation's slot
   asio::cancellation_type pending = asio::cancellation_type::none;
   bool armed = false;
 };
@@ -120,12 +120,12 @@ struct cancel_forwarder {
   }
 };
 
-// co_spawn's completion, handing the user's handler (ec, T). Its associated executor and
-// allocator are the handler's; its cancellation slot the forward's (see the associators below).
+/// co_spawn's completion, handing the user's handler (ec, T). Its associated executor and
+/// allocator are the handler's; its cancellation slot the forward's (see the associators below).
 template <class Handler, class R, class Executor> struct completion_adapter {
   Handler handler;
   Executor ex;
-  std::shared_ptr<cancel_forward> cancel; // null: the handler has no cancellation slot
+  std::shared_ptr<cancel_forward> cancel; ///< null: the handler has no cancellation slot
 
   void operator()(std::exception_ptr e, std::optional<R> r) {
     if (cancel) asio::get_associated_cancellation_slot(handler).clear(); // as Asio's ops do
@@ -173,9 +173,9 @@ template <class R, class Op> struct initiate_spawned {
 template <class T> struct completion_signature { using type = void(std::error_code, T); };
 template <> struct completion_signature<void> { using type = void(std::error_code); };
 
-// Runs op (a callable returning asio::awaitable<R>) as an asynchronous operation on ex,
-// completing with void(std::error_code, T) (void(std::error_code) for expected<void>) through
-// any completion token.
+/// Runs op (a callable returning asio::awaitable<R>) as an asynchronous operation on ex,
+/// completing with void(std::error_code, T) (void(std::error_code) for expected<void>) through
+/// any completion token.
 template <class R, class Executor, class Op, class Token>
 auto async_spawned(const Executor& ex, Op op, Token&& token) {
   using T = typename completion_traits<R>::value_type;
@@ -187,8 +187,8 @@ auto async_spawned(const Executor& ex, Op op, Token&& token) {
 
 namespace asio {
 
-// The adapter's associated executor and allocator are its handler's; its cancellation slot is
-// the forward's, when the handler has one.
+/// The adapter's associated executor and allocator are its handler's; its cancellation slot is
+/// the forward's, when the handler has one.
 template <template <class, class> class Associator, class Handler, class R, class Executor,
           class DefaultCandidate>
 struct associator<Associator, sidecar::detail::completion_adapter<Handler, R, Executor>,

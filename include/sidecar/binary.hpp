@@ -8,20 +8,22 @@
 
 namespace sidecar {
 
+/// The three programs sidecar drives.
 enum class tool { ffmpeg, ffplay, ffprobe };
 
-// "ffmpeg", "ffplay", "ffprobe".
+/// "ffmpeg", "ffplay", "ffprobe".
 std::string_view tool_name(tool t) noexcept;
-// "SIDECAR_FFMPEG", ...
+/// "SIDECAR_FFMPEG", ...
 std::string_view tool_env_var(tool t) noexcept;
 
-// Finds an executable. For ffmpeg, ffplay and ffprobe the SIDECAR_* variable wins when set
-// (and is then the only place looked at); a name with a '/' is taken as a path; anything
-// else is searched on PATH. The error names every place searched and how to install ffmpeg.
+/// Finds an executable. For ffmpeg, ffplay and ffprobe the SIDECAR_* variable wins when set
+/// (and is then the only place looked at); a name with a '/' is taken as a path; anything
+/// else is searched on PATH. The error names every place searched and how to install ffmpeg.
 expected<std::filesystem::path> find_program(std::string_view name);
+/// find_program() for a tool: its SIDECAR_* variable when set, else PATH.
 expected<std::filesystem::path> find_tool(tool t);
 
-// True when ffmpeg can be found and is executable.
+/// True when ffmpeg can be found and is executable.
 bool ffmpeg_is_installed();
 
 } // namespace sidecar

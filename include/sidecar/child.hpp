@@ -25,18 +25,24 @@
 
 namespace sidecar {
 
-// Where one of the child's standard streams goes.
+/// Where one of the child's standard streams goes.
 class stdio {
 public:
+  /// What the child's stream is connected to.
   enum class kind { pipe, inherit, null, fd };
 
+  /// A pipe whose other end the program reads or writes (child::stdout_pipe() ...).
   static stdio pipe() noexcept { return {kind::pipe, -1}; }
+  /// The program's own stream, shared with the child.
   static stdio inherit() noexcept { return {kind::inherit, -1}; }
+  /// /dev/null.
   static stdio null() noexcept { return {kind::null, -1}; }
-  // A descriptor of the program's; the child gets a duplicate, the program keeps its own.
+  /// A descriptor of the program's; the child gets a duplicate, the program keeps its own.
   static stdio from_fd(int fd) noexcept { return {kind::fd, fd}; }
 
+  /// Which of the above.
   kind how() const noexcept { return how_; }
+  /// The program's descriptor for kind::fd, else -1.
   int fd() const noexcept { return fd_; }
 
 private:
@@ -45,38 +51,47 @@ private:
   int fd_;
 };
 
-// How the exit of a child is watched. `automatic` takes a pidfd and falls back to SIGCHLD.
+/// How the exit of a child is watched. `automatic` takes a pidfd and falls back to SIGCHLD.
 enum class exit_watch { automatic, pidfd, sigchld };
 
+/// What child::spawn() runs and how: program, arguments, environment, stdio, extra pipes,
+/// how to ask it to exit and how hard to insist.
 struct spawn_options {
-  // A path, or a bare name searched on PATH (find_executable). This layer knows nothing of
-  // ffmpeg: for SIDECAR_FFMPEG and its kin, pass find_tool()'s path (or use ffmpeg_child).
+  /// A path, or a bare name searched on PATH (find_executable). This layer knows nothing of
+  /// ffmpeg: for SIDECAR_FFMPEG and its kin, pass find_tool()'s path (or use ffmpeg_child).
   std::filesystem::path program;
-  std::vector<std::string> args;             // argv[1...]; never seen by a shell
-  std::optional<std::string> argv0;          // argv[0]; the program's file name by default
-  std::optional<std::vector<std::string>> env; // "NAME=value" each; nullopt: ours, as it is
+  std::vector<std::string> args;             ///< argv[1...]; never seen by a shell
+  std::optional<std::string> argv0;          ///< argv[0]; the program's file name by default
+  std::optional<std::vector<std::string>> env; ///< "NAME=value" each; nullopt: ours, as it is
+  /// The child's working directory; nullopt: the program's.
   std::optional<std::filesystem::path> cwd;
+  /// The child's stdin: a pipe to write (child::stdin_pipe()) by default.
   stdio in = stdio::pipe();
+  /// The child's stdout: a pipe to read (child::stdout_pipe()) by default.
   stdio out = stdio::pipe();
+  /// The child's stderr: a pipe to read (child::stderr_pipe()) by default.
   stdio err = stdio::pipe();
-  // Descriptors above 2 that the child writes and the program reads, e.g. 3 for
-  // `-progress pipe:3`; each is a pipe reached through child::output_pipe(fd).
+  /// Descriptors above 2 that the child writes and the program reads, e.g. 3 for
+  /// `-progress pipe:3`; each is a pipe reached through child::output_pipe(fd).
   std::vector<int> output_pipes;
-  // Descriptors of the program's to pass on: {number in the child, ours}.
+  /// Descriptors of the program's to pass on: {number in the child, ours}.
   std::vector<std::pair<int, int>> pass_fds;
-  // F_SETPIPE_SZ on the stdout pipe (raw frames are large); 0 keeps the kernel's default.
+  /// F_SETPIPE_SZ on the stdout pipe (raw frames are large); 0 keeps the kernel's default.
   std::size_t stdout_pipe_size = std::size_t{1} << 20;
+  /// How request_exit() and the ladder's first step ask the child to finish.
   exit_request exit_how = exit_request::quit_key;
+  /// How long each step of the stop ladder waits before the next.
   stop_ladder ladder;
+  /// How the child's exit is noticed.
   exit_watch watch = exit_watch::automatic;
-  // std::exit() (or a return from main with the io_context still alive) SIGKILLs the child's
-  // group, from an atexit handler, rather than leaving it running, reparented. Not covered:
-  // a program killed by a signal or by _exit() — posix_spawn has no hook for
-  // PR_SET_PDEATHSIG, which would also tie the child to the spawning thread, not the program.
+  /// std::exit() (or a return from main with the io_context still alive) SIGKILLs the child's
+  /// group, from an atexit handler, rather than leaving it running, reparented. Not covered:
+  /// a program killed by a signal or by _exit() — posix_spawn has no hook for
+  /// PR_SET_PDEATHSIG, which would also tie the child to the spawning thread, not the program.
   bool kill_on_exit = true;
 
-  // For a program run only to read what it prints (`-version`, ffprobe): stdin /dev/null,
-  // stdout a pipe of the kernel's size, stderr a pipe or /dev/null, SIGTERM to end it.
+  /// For a program run only to read what it prints (`-version`, ffprobe): stdin /dev/null,
+  /// stdout a pipe of the kernel's size, stderr a pipe or /dev/null, SIGTERM to end it.
   static spawn_options to_read(std::filesystem::path program, std::vector<std::string> args,
                                bool read_stderr = false) {
     spawn_options o;
@@ -93,7 +108,7 @@ struct spawn_options {
 namespace detail {
 asio::awaitable<void> wait_reaped(asio::any_io_executor ex);
 
-// A failed wait or stop still says how the child ended, when it did.
+/// A failed wait or stop still says how the child ended, when it did.
 template <> struct failed_value<exit_status> {
   template <class Executor> static exit_status make(const Executor&, const error* e) {
     return e && e->status() ? *e->status() : exit_status{};
@@ -101,13 +116,13 @@ template <> struct failed_value<exit_status> {
 };
 } // namespace detail
 
-// Completes once the reaper of ex's execution context holds no child: every child object
-// that was destroyed while its process ran has been stopped and reaped (at once when there
-// is none). Signature: void(std::error_code); operation_aborted when cancelled. For tests
-// and orderly shutdowns that must know nothing is left running, instead of sleeping "long
-// enough".
-// Every cancellation type ends the wait with operation_aborted (children may still be held).
-// The default token is any_io_executor's: none, pass one.
+/// Completes once the reaper of ex's execution context holds no child: every child object
+/// that was destroyed while its process ran has been stopped and reaped (at once when there
+/// is none). Signature: void(std::error_code); operation_aborted when cancelled. For tests
+/// and orderly shutdowns that must know nothing is left running, instead of sleeping "long
+/// enough".
+/// Every cancellation type ends the wait with operation_aborted (children may still be held).
+/// The default token is any_io_executor's: none, pass one.
 template <class CompletionToken = asio::default_completion_token_t<asio::any_io_executor>>
 auto async_wait_reaped(
     const asio::any_io_executor& ex,
@@ -121,53 +136,69 @@ auto async_wait_reaped(
       std::forward<CompletionToken>(token));
 }
 
+/// A running child process (see the file's opening comment): its pipes, stop verbs for its
+/// process group, and waiting for its exit. Move-only; destroying a running one hands it to
+/// the reaper, so no zombie and no orphan is left.
 class child {
 public:
+  /// The executor the child's operations run on.
   using executor_type = asio::any_io_executor;
 
-  // Spawns the program. Fails at once, with the reason, when it cannot be run (not found,
-  // not executable, bad working directory): the exec error comes back before this returns.
+  /// Spawns the program. Fails at once, with the reason, when it cannot be run (not found,
+  /// not executable, bad working directory): the exec error comes back before this returns.
   static expected<child> spawn(const executor_type& ex, spawn_options options);
 
+  /// Moves; operations in flight keep working (they hold the shared state).
   child(child&&) noexcept = default;
+  /// A running child replaced here is handed to the reaper first.
   child& operator=(child&& other) noexcept;
-  // A child still running is handed to the reaper of its execution context, which runs the
-  // stop ladder (request_exit, SIGTERM, SIGKILL) and reaps it.
+  /// A child still running is handed to the reaper of its execution context, which runs the
+  /// stop ladder (request_exit, SIGTERM, SIGKILL) and reaps it.
   ~child();
 
+  /// The executor given to spawn().
   executor_type get_executor() const noexcept { return state_->ex; }
+  /// The process id (also the process group id), -1 for a moved-from object.
   pid_t id() const noexcept { return state_ ? state_->pid : -1; }
-  // Reaped already? Only async_wait (or the reaper) reaps; this does not poll.
+  /// Reaped already? Only async_wait (or the reaper) reaps; this does not poll.
   bool running() const noexcept { return state_ && !state_->status; }
+  /// How it ended, once reaped.
   const std::optional<exit_status>& status() const noexcept { return state_->status; }
 
-  // The program's ends of the child's stdio; closed when that stream was not a pipe.
+  /// The program's ends of the child's stdio; closed when that stream was not a pipe.
   asio::writable_pipe& stdin_pipe() noexcept { return state_->in; }
+  /// The read end of the child's stdout (closed unless spawn_options::out was a pipe).
   asio::readable_pipe& stdout_pipe() noexcept { return state_->out; }
+  /// The read end of the child's stderr (closed unless spawn_options::err was a pipe).
   asio::readable_pipe& stderr_pipe() noexcept { return state_->err; }
-  // The read end of one of spawn_options::output_pipes. Asking for another fd is a bug.
+  /// The read end of one of spawn_options::output_pipes. Asking for another fd is a bug.
   asio::readable_pipe& output_pipe(int child_fd);
 
-  // Asks the child to finish: `q` on stdin for ffmpeg (see exit_request).
+  /// Asks the child to finish: `q` on stdin for ffmpeg (see exit_request).
   std::error_code request_exit() { return state_->request_exit(); }
-  // SIGINT, SIGTERM, SIGKILL to the child's whole process group.
+  /// SIGINT to the child's whole process group (the verbs below signal the group too).
   std::error_code interrupt() { return state_->signal_group(SIGINT); }
+  /// SIGTERM to the process group.
   std::error_code terminate() { return state_->signal_group(SIGTERM); }
+  /// SIGKILL to the process group.
   std::error_code kill() { return state_->signal_group(SIGKILL); }
+  /// Any signal to the process group.
   std::error_code signal(int sig) { return state_->signal_group(sig); }
 
-  // The state every asynchronous operation on this child holds (pid, pipes, the stop
-  // ladder): for the layers above, so their pending operations outlive a move of this object.
+  /// The state every asynchronous operation on this child holds (pid, pipes, the stop
+  /// ladder): for the layers above, so their pending operations outlive a move of this object.
   const std::shared_ptr<detail::child_state>& shared_state() const noexcept { return state_; }
 
+  /// The stop ladder the destructor, async_stop() and cancellations use.
   const stop_ladder& ladder() const noexcept { return state_->ladder; }
+  /// Changes it (e.g. a longer grace for a child finishing a large file).
   void set_ladder(stop_ladder l) noexcept { state_->ladder = l; }
 
-  // Waits for the child to exit and reaps it. Signature: void(std::error_code, exit_status).
-  // Every cancellation type (terminal, partial, total) ends the wait with
-  // asio::error::operation_aborted and leaves the child running. As with Asio's own objects,
-  // the default token is the executor's (none for any_io_executor: pass one, e.g.
-  // asio::use_awaitable).
+  /// Waits for the child to exit and reaps it. Signature: void(std::error_code, exit_status).
+  /// Every cancellation type (terminal, partial, total) ends the wait with
+  /// asio::error::operation_aborted and leaves the child running. As with Asio's own objects,
+  /// the default token is the executor's (none for any_io_executor: pass one, e.g.
+  /// asio::use_awaitable).
   template <class CompletionToken = asio::default_completion_token_t<executor_type>>
   auto async_wait(CompletionToken&& token = asio::default_completion_token_t<executor_type>()) {
     return asio::async_compose<CompletionToken, void(std::error_code, exit_status)>(
@@ -175,10 +206,10 @@ public:
         state_->ex);
   }
 
-  // Runs the stop ladder now and reaps: void(std::error_code, exit_status). Terminal
-  // cancellation ends the wait (operation_aborted) and not the ladder, which climbs on to
-  // SIGKILL; a later async_wait, or the reaper once this object is gone, reaps. Partial and
-  // total cancellation are not honoured: the stop has begun and cannot be undone.
+  /// Runs the stop ladder now and reaps: void(std::error_code, exit_status). Terminal
+  /// cancellation ends the wait (operation_aborted) and not the ladder, which climbs on to
+  /// SIGKILL; a later async_wait, or the reaper once this object is gone, reaps. Partial and
+  /// total cancellation are not honoured: the stop has begun and cannot be undone.
   template <class CompletionToken = asio::default_completion_token_t<executor_type>>
   auto async_stop(CompletionToken&& token = asio::default_completion_token_t<executor_type>()) {
     return detail::async_spawned<expected<exit_status>>(
@@ -197,30 +228,35 @@ private:
   std::shared_ptr<detail::child_state> state_;
 };
 
-// What run_to_end() gathered from a program it ran to its end.
+/// What run_to_end() gathered from a program it ran to its end.
 struct program_output {
+  /// How the program ended (the caller judges it).
   exit_status status;
-  std::string out;            // stdout, its first run_limits::max_stdout bytes
-  bool out_truncated = false; // stdout had more
-  std::string err;            // stderr's last run_limits::max_stderr bytes, when it is a pipe
+  std::string out;            ///< stdout, its first run_limits::max_stdout bytes
+  bool out_truncated = false; ///< stdout had more
+  std::string err;            ///< stderr's last run_limits::max_stderr bytes, when it is a pipe
 };
 
+/// The limits of run_to_end().
 struct run_limits {
+  /// The whole run's deadline; past it the process group is killed.
   std::chrono::milliseconds timeout{10000};
+  /// stdout kept; past it, program_output::out_truncated.
   std::size_t max_stdout = 64 * 1024;
+  /// stderr kept: the last bytes.
   std::size_t max_stderr = 16 * 1024;
 };
 
-// Runs a program to its end: spawns it, reads its stdout and stderr (those that are pipes) to
-// their end and reaps it, all within limits.timeout. Past the deadline its process group is
-// killed and reaped, and the error is errc::timed_out ("<program> did not finish within N ms").
-// The exit status is the caller's to judge. Cancelled (whichever types the calling coroutine
-// lets through), it kills and reaps the group too: asio::error::operation_aborted, as a value.
-// One helper for every "run a tool, read what it
-// printed" (ffmpeg -version, ffprobe).
+/// Runs a program to its end: spawns it, reads its stdout and stderr (those that are pipes) to
+/// their end and reaps it, all within limits.timeout. Past the deadline its process group is
+/// killed and reaped, and the error is errc::timed_out ("<program> did not finish within N ms").
+/// The exit status is the caller's to judge. Cancelled (whichever types the calling coroutine
+/// lets through), it kills and reaps the group too: asio::error::operation_aborted, as a value.
+/// One helper for every "run a tool, read what it
+/// printed" (ffmpeg -version, ffprobe).
 asio::awaitable<expected<program_output>> run_to_end(spawn_options options, run_limits limits = {});
-// The same on the calling thread, on a private io_context: for callers outside a coroutine.
-// It blocks up to limits.timeout.
+/// The same on the calling thread, on a private io_context: for callers outside a coroutine.
+/// It blocks up to limits.timeout.
 expected<program_output> run_to_end_sync(spawn_options options, run_limits limits = {});
 
 } // namespace sidecar

@@ -11,25 +11,26 @@
 
 namespace sidecar {
 
+/// How ffplay() runs ffplay on its stdin.
 struct ffplay_options {
-  // Input format hint (`-f matroska`); empty lets ffplay probe the stream.
+  /// Input format hint (`-f matroska`); empty lets ffplay probe the stream.
   std::string format{};
-  // SDL's dummy video and audio drivers (SDL_VIDEODRIVER/SDL_AUDIODRIVER=dummy): plays at
-  // real speed with no window or sound device, for servers and tests. nullopt decides by
-  // itself — headless when neither DISPLAY nor WAYLAND_DISPLAY is set.
+  /// SDL's dummy video and audio drivers (SDL_VIDEODRIVER/SDL_AUDIODRIVER=dummy): plays at
+  /// real speed with no window or sound device, for servers and tests. nullopt decides by
+  /// itself — headless when neither DISPLAY nor WAYLAND_DISPLAY is set.
   std::optional<bool> headless{};
-  bool autoexit = true; // exit at end of stream (`-autoexit`)
-  std::string window_title{};
-  std::vector<std::string> extra_args{}; // before `-i -`
+  bool autoexit = true; ///< exit at end of stream (`-autoexit`)
+  std::string window_title{}; ///< `-window_title`; empty: ffplay's default
+  std::vector<std::string> extra_args{}; ///< before `-i -`
 };
 
-// The ffplay command that plays its stdin: `ffplay -hide_banner -autoexit
-// [-window_title T] [-f FMT] ... -i -`.
+/// The ffplay command that plays its stdin: `ffplay -hide_banner -autoexit
+/// [-window_title T] [-f FMT] ... -i -`.
 command ffplay_command(const ffplay_options& options = {});
 
-// Spawns ffplay reading stdin. Write the stream into `stdin_pipe()` (a relay() or tee() sink)
-// and close it at the end; `wait()` then says whether ffplay played it all and exited 0. A
-// missing ffplay is errc::binary_not_found at once.
+/// Spawns ffplay reading stdin. Write the stream into `stdin_pipe()` (a relay() or tee() sink)
+/// and close it at the end; `wait()` then says whether ffplay played it all and exited 0. A
+/// missing ffplay is errc::binary_not_found at once.
 expected<ffmpeg_child> ffplay(const asio::any_io_executor& ex, const ffplay_options& options = {});
 
 } // namespace sidecar

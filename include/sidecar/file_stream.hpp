@@ -26,11 +26,21 @@
 
 namespace sidecar {
 
+/// A regular file as an Asio stream (AsyncReadStream / AsyncWriteStream), for relay() and
+/// tee() ends: each read or write is done at once (files are always ready) and its handler
+/// runs on its associated executor, else the stream's.
 class file_stream {
 public:
+  /// The executor handlers run on when they have none of their own.
   using executor_type = asio::any_io_executor;
-  enum class mode { read, write_truncate, write_append };
+  /// How open() opens the file.
+  enum class mode {
+    read,           ///< read only
+    write_truncate, ///< write, created (0644) or emptied
+    write_append,   ///< write at the end, created (0644) if missing
+  };
 
+  /// Opens `path`; the error names it and errno's reason.
   static expected<file_stream> open(const executor_type& ex, const std::filesystem::path& path,
                                     mode m = mode::read) {
     int flags = O_CLOEXEC;
@@ -41,18 +51,24 @@ public:
     return file_stream(ex, fd);
   }
 
-  file_stream(file_stream&&) noexcept = default;
-  file_stream& operator=(file_stream&&) noexcept = default;
+  file_stream(file_stream&&) noexcept = default;            ///< Moves the descriptor.
+  file_stream& operator=(file_stream&&) noexcept = default; ///< Closes ours, takes the other's.
 
+  /// The executor given to open().
   executor_type get_executor() const noexcept { return ex_; }
+  /// The file's descriptor, -1 once closed.
   int native_handle() const noexcept { return fd_.get(); }
+  /// Not closed yet.
   bool is_open() const noexcept { return fd_.get() >= 0; }
+  /// Closes the file (also done on destruction).
   void close() { fd_.reset(); }
+  /// close(), as Asio's streams spell it (never fails).
   void close(std::error_code& ec) {
     ec.clear();
     fd_.reset();
   }
 
+  /// Reads into the first buffer: void(std::error_code, std::size_t), eof at the end.
   template <class MutableBufferSequence, class Token = asio::use_awaitable_t<>>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token = {}) {
     return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
@@ -70,6 +86,7 @@ public:
         token, buffers);
   }
 
+  /// Writes the first buffer: void(std::error_code, std::size_t).
   template <class ConstBufferSequence, class Token = asio::use_awaitable_t<>>
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token = {}) {
     return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
@@ -89,7 +106,7 @@ public:
 private:
   file_stream(const executor_type& ex, int fd) : ex_(ex), fd_(fd) {}
 
-  // null_buffers asks for readiness, which a regular file always has.
+  /// null_buffers asks for readiness, which a regular file always has.
   template <class B> static constexpr bool is_null = std::is_same_v<B, asio::null_buffers>;
 
   std::size_t transfer(bool reading, void* data, std::size_t size, std::error_code& ec) {

@@ -9,9 +9,9 @@
 
 namespace sidecar {
 
-// A name with a '/' is taken as a path and must be an executable file; any other name is
-// searched in PATH's directories in order (an empty entry is the working directory; no PATH:
-// /usr/local/bin:/usr/bin:/bin). errc::binary_not_found names the PATH searched.
+/// A name with a '/' is taken as a path and must be an executable file; any other name is
+/// searched in PATH's directories in order (an empty entry is the working directory; no PATH:
+/// /usr/local/bin:/usr/bin:/bin). errc::binary_not_found names the PATH searched.
 expected<std::filesystem::path> find_executable(std::string_view name);
 
 } // namespace sidecar

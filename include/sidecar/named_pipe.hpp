@@ -22,48 +22,57 @@
 
 namespace sidecar {
 
+/// A FIFO for one of ffmpeg's inputs or outputs, and the program's end of it as an Asio
+/// stream (AsyncReadStream / AsyncWriteStream: relay(), tee(), asio::async_read ...).
+/// Removed, with its private directory, on destruction.
 class named_pipe {
 public:
+  /// The executor of the stream's operations.
   using executor_type = asio::any_io_executor;
 
-  // A new FIFO `name` in a new private directory under the temp dir; both are removed when
-  // the named_pipe is destroyed.
+  /// A new FIFO `name` in a new private directory under the temp dir; both are removed when
+  /// the named_pipe is destroyed.
   static expected<named_pipe> create(const executor_type& ex, std::string_view name = "fifo");
-  // A FIFO at `path`: made if missing (0600, and then removed on destruction), used as it is
-  // if it is already a FIFO that we could have made: owned by our effective uid, with no
-  // access for group or others. Anything else there — not a FIFO, a symbolic link, another
-  // user's FIFO, a FIFO that others may read or write — is errc::already_exists, with the
-  // reason (owner uid, mode in octal), and is left alone. The checks are made on what an
-  // O_PATH|O_NOFOLLOW open finds, and open_read()/open_write() refuse anything but that very
-  // FIFO (same device and inode, checked on the opened descriptor).
+  /// A FIFO at `path`: made if missing (0600, and then removed on destruction), used as it is
+  /// if it is already a FIFO that we could have made: owned by our effective uid, with no
+  /// access for group or others. Anything else there — not a FIFO, a symbolic link, another
+  /// user's FIFO, a FIFO that others may read or write — is errc::already_exists, with the
+  /// reason (owner uid, mode in octal), and is left alone. The checks are made on what an
+  /// O_PATH|O_NOFOLLOW open finds, and open_read()/open_write() refuse anything but that very
+  /// FIFO (same device and inode, checked on the opened descriptor).
   static expected<named_pipe> create_at(const executor_type& ex, std::filesystem::path path);
 
-  named_pipe(named_pipe&&) noexcept;
+  named_pipe(named_pipe&&) noexcept; ///< Moves; the moved-from object removes nothing.
+  /// Removes this FIFO (when it is ours), then takes the other's.
   named_pipe& operator=(named_pipe&&) noexcept;
-  ~named_pipe();
+  ~named_pipe(); ///< Closes the end, removes the FIFO and the private directory we made.
 
+  /// The executor given to create().
   executor_type get_executor() noexcept { return stream_.get_executor(); }
-  // Where to point ffmpeg (`-y` as input or output: the FIFO exists).
+  /// Where to point ffmpeg (`-y` as input or output: the FIFO exists).
   const std::filesystem::path& path() const noexcept { return path_; }
+  /// The open end's descriptor, -1 before open_read()/open_write().
   int native_handle() noexcept { return stream_.native_handle(); }
+  /// An end is open.
   bool is_open() const noexcept { return stream_.is_open(); }
+  /// Closes the end (the FIFO stays until destruction): a reader of ours sees EOF.
   void close() {
     std::error_code ignored;
     stream_.close(ignored);
   }
-  void close(std::error_code& ec) { stream_.close(ec); }
+  void close(std::error_code& ec) { stream_.close(ec); } ///< close(), reporting an error
 
-  // Opens the reading end at once (O_NONBLOCK). Reads then wait for a writer: a reader that
-  // opened before any writer does not see a false end of stream. Like open_write(), fails
-  // (errc::already_exists) when path() no longer names the FIFO that was made or checked.
+  /// Opens the reading end at once (O_NONBLOCK). Reads then wait for a writer: a reader that
+  /// opened before any writer does not see a false end of stream. Like open_write(), fails
+  /// (errc::already_exists) when path() no longer names the FIFO that was made or checked.
   expected<void> open_read();
-  // Opens the writing end once a reader has the FIFO open, retrying with a short backoff
-  // (ENXIO means "no reader yet"); errc::timed_out after `timeout`; cancelled (any type):
-  // asio::error::operation_aborted. Never blocks the thread.
+  /// Opens the writing end once a reader has the FIFO open, retrying with a short backoff
+  /// (ENXIO means "no reader yet"); errc::timed_out after `timeout`; cancelled (any type):
+  /// asio::error::operation_aborted. Never blocks the thread.
   asio::awaitable<expected<void>> open_write(
       std::chrono::milliseconds timeout = std::chrono::seconds(30));
-  // The same through any completion token: void(std::error_code) (see <sidecar/async.hpp>).
-  // The named_pipe must outlive the operation.
+  /// The same through any completion token: void(std::error_code) (see <sidecar/async.hpp>).
+  /// The named_pipe must outlive the operation.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_open_write(std::chrono::milliseconds timeout,
                         Token&& token = asio::default_completion_token_t<executor_type>()) {
@@ -72,6 +81,8 @@ public:
         std::forward<Token>(token));
   }
 
+  /// Reads some bytes (AsyncReadStream): void(std::error_code, std::size_t); eof once every
+  /// writer has closed, never before the first writer came.
   template <class MutableBufferSequence, class Token = asio::use_awaitable_t<>>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token = {}) {
     return asio::async_compose<Token, void(std::error_code, std::size_t)>(
@@ -95,6 +106,7 @@ public:
         token, stream_);
   }
 
+  /// Writes some bytes (AsyncWriteStream): void(std::error_code, std::size_t).
   template <class ConstBufferSequence, class Token = asio::use_awaitable_t<>>
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token = {}) {
     return stream_.async_write_some(buffers, std::forward<Token>(token));
@@ -104,16 +116,16 @@ private:
   named_pipe(const executor_type& ex, std::filesystem::path path, bool remove_fifo,
              std::filesystem::path private_dir);
   void cleanup() noexcept;
-  // Takes an opened descriptor of path_ as the stream, if it is the pinned FIFO (else closes
-  // it and says why).
+  /// Takes an opened descriptor of path_ as the stream, if it is the pinned FIFO (else closes
+  /// it and says why).
   expected<void> adopt(int fd);
 
   asio::posix::stream_descriptor stream_;
   std::filesystem::path path_;
-  std::filesystem::path private_dir_; // removed with the FIFO, when we made it
+  std::filesystem::path private_dir_; ///< removed with the FIFO, when we made it
   bool remove_fifo_ = false;
   bool writer_seen_ = false;
-  // The FIFO that was made or checked: an open must find this one at path_.
+  /// The FIFO that was made or checked: an open must find this one at path_.
   dev_t dev_ = 0;
   ino_t ino_ = 0;
 };

@@ -26,16 +26,20 @@
 
 namespace sidecar {
 
-// The exception must() throws; carries the stage's error.
+/// The exception must() throws; carries the stage's error.
 class stage_failed : public std::runtime_error {
 public:
+  /// Carries `e`; what() is its message().
   explicit stage_failed(sidecar::error e) : std::runtime_error(e.message()), error_(std::move(e)) {}
+  /// The failed stage's error.
   const sidecar::error& error() const noexcept { return error_; }
 
 private:
   sidecar::error error_;
 };
 
+/// A stage for `&&`: its value, or stage_failed thrown so the other stages are cancelled
+/// (pipeline() turns it back into the error).
 template <class T> asio::awaitable<T> must(asio::awaitable<expected<T>> stage) {
   auto r = co_await std::move(stage);
   if (!r) throw stage_failed(std::move(r).error());
@@ -57,8 +61,8 @@ inline sidecar::error pipeline_error(std::exception_ptr e) {
 }
 } // namespace detail
 
-// Runs a composed pipeline; a stage_failed (or a system_error such as a cancellation) comes
-// back as the error. Other exceptions are bugs and pass through.
+/// Runs a composed pipeline; a stage_failed (or a system_error such as a cancellation) comes
+/// back as the error. Other exceptions are bugs and pass through.
 template <class T> asio::awaitable<expected<T>> pipeline(asio::awaitable<T> stages) {
   std::exception_ptr failure;
   try {

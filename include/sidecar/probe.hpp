@@ -20,21 +20,22 @@
 
 namespace sidecar {
 
+/// How probe() runs ffprobe.
 struct probe_options {
-  std::vector<std::string> extra_args{}; // before the input, e.g. {"-f", "lavfi"}
-  // The whole run; past it ffprobe is killed and the result is errc::timed_out.
+  std::vector<std::string> extra_args{}; ///< before the input, e.g. {"-f", "lavfi"}
+  /// The whole run; past it ffprobe is killed and the result is errc::timed_out.
   std::chrono::milliseconds timeout{30000};
 };
 
-// Runs ffprobe on a path or URL on the calling coroutine's executor. A missing file or one
-// that is not media is errc::process_failed carrying ffprobe's exit status and its message
-// ("No such file or directory", "Invalid data found when processing input"); a missing
-// ffprobe is errc::binary_not_found.
+/// Runs ffprobe on a path or URL on the calling coroutine's executor. A missing file or one
+/// that is not media is errc::process_failed carrying ffprobe's exit status and its message
+/// ("No such file or directory", "Invalid data found when processing input"); a missing
+/// ffprobe is errc::binary_not_found.
 asio::awaitable<expected<media_info>> probe(std::string input, probe_options options = {});
 
-// The same through any completion token, on `ex`: void(std::error_code, media_info) (see
-// <sidecar/async.hpp>). Cancellation, of any type, kills ffprobe and completes with
-// asio::error::operation_aborted.
+/// The same through any completion token, on `ex`: void(std::error_code, media_info) (see
+/// <sidecar/async.hpp>). Cancellation, of any type, kills ffprobe and completes with
+/// asio::error::operation_aborted.
 template <detail::executor_like Executor, class Token = asio::default_completion_token_t<Executor>>
 auto async_probe(const Executor& ex, std::string input, probe_options options,
                  Token&& token = asio::default_completion_token_t<Executor>()) {

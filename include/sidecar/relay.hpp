@@ -22,23 +22,24 @@
 
 namespace sidecar {
 
+/// How relay() copies.
 struct relay_options {
-  // Bytes per read/write (fallback) or per splice call.
+  /// Bytes per read/write (fallback) or per splice call.
   std::size_t chunk_size = std::size_t{1} << 20;
-  // End of the source half-closes the sink: shutdown(SHUT_WR) for a socket, close() for a
-  // pipe or FIFO. Turn off to write more into the sink afterwards.
+  /// End of the source half-closes the sink: shutdown(SHUT_WR) for a socket, close() for a
+  /// pipe or FIFO. Turn off to write more into the sink afterwards.
   bool close_sink = true;
-  // splice(2) when one side is a pipe and the other a pipe, a socket or a regular file.
+  /// splice(2) when one side is a pipe and the other a pipe, a socket or a regular file.
   bool allow_splice = true;
-  // On the splice path, pipes on either side are grown to this capacity (F_SETPIPE_SZ, within
-  // /proc/sys/fs/pipe-max-size) so that the relay wakes once per MiB rather than once per
-  // 64 KiB page run of a default pipe. 0 leaves them as they are.
+  /// On the splice path, pipes on either side are grown to this capacity (F_SETPIPE_SZ, within
+  /// /proc/sys/fs/pipe-max-size) so that the relay wakes once per MiB rather than once per
+  /// 64 KiB page run of a default pipe. 0 leaves them as they are.
   std::size_t pipe_size = std::size_t{1} << 20;
-  // A relay that ends before the source's end — cancelled (`relay(...) || timer`), or stopped
-  // by a failing sink or source — closes the source, so that the process writing into it sees
-  // a broken pipe and ends instead of blocking on a pipe nobody reads: `ff->wait()` after a
-  // cancelled `relay(ff->take_stdout(), …)` returns. Turn off to read the rest of the source
-  // yourself (bytes the copying path had read and not written are lost either way).
+  /// A relay that ends before the source's end — cancelled (`relay(...) || timer`), or stopped
+  /// by a failing sink or source — closes the source, so that the process writing into it sees
+  /// a broken pipe and ends instead of blocking on a pipe nobody reads: `ff->wait()` after a
+  /// cancelled `relay(ff->take_stdout(), …)` returns. Turn off to read the rest of the source
+  /// yourself (bytes the copying path had read and not written are lost either way).
   bool close_source = true;
 };
 
@@ -55,15 +56,15 @@ struct splice_result {
   std::size_t bytes = 0;
   std::error_code ec;
 };
-// Whether splice(2) can join these two descriptors (one must be a pipe).
+/// Whether splice(2) can join these two descriptors (one must be a pipe).
 bool can_splice(int source_fd, int sink_fd) noexcept;
-// Puts both descriptors in non-blocking mode (splice honours O_NONBLOCK of sockets) and grows
-// the pipes among them to pipe_size bytes (0: as they are).
+/// Puts both descriptors in non-blocking mode (splice honours O_NONBLOCK of sockets) and grows
+/// the pipes among them to pipe_size bytes (0: as they are).
 void prepare_splice(int source_fd, int sink_fd, std::size_t pipe_size = 0) noexcept;
-// One splice call, and on EAGAIN which side to wait for.
+/// One splice call, and on EAGAIN which side to wait for.
 splice_result splice_once(int source_fd, int sink_fd, std::size_t max) noexcept;
 
-// Half-closes a sink at end of stream.
+/// Half-closes a sink at end of stream.
 template <class Sink> void close_sink(Sink& sink) {
   std::error_code ignored;
   if constexpr (requires { sink.shutdown(asio::socket_base::shutdown_send, ignored); })
@@ -74,7 +75,7 @@ template <class Sink> void close_sink(Sink& sink) {
     sink.close();
 }
 
-// Closes a stream, whichever close() it has.
+/// Closes a stream, whichever close() it has.
 template <class Stream> void close_stream(Stream& s) noexcept {
   std::error_code ignored;
   if constexpr (requires { s.close(ignored); })
@@ -86,8 +87,8 @@ template <class Stream> void close_stream(Stream& s) noexcept {
     }
 }
 
-// Closes the source when a relay or tee leaves before its end, however it leaves (a returned
-// error, an exception from a cancelled co_await, a frame destroyed while suspended).
+/// Closes the source when a relay or tee leaves before its end, however it leaves (a returned
+/// error, an exception from a cancelled co_await, a frame destroyed while suspended).
 template <class Source> struct source_closer {
   Source& source;
   bool armed;
@@ -100,7 +101,7 @@ template <class Source> struct source_closer {
   void reached_end() noexcept { armed = false; }
 };
 
-// Readiness waits, for streams of any kind: null_buffers is Asio's reactor-style wait.
+/// Readiness waits, for streams of any kind: null_buffers is Asio's reactor-style wait.
 template <class S> asio::awaitable<std::error_code> wait_readable(S& s) {
   auto [ec, n] = co_await s.async_read_some(asio::null_buffers(),
                                             asio::experimental::as_tuple(asio::use_awaitable));
@@ -116,11 +117,11 @@ template <class S> asio::awaitable<std::error_code> wait_writable(S& s) {
 
 } // namespace detail
 
-// Copies source to sink until the source ends; returns the byte count. A sink that stops
-// reading (EPIPE, reset) or a failing source gives an error naming the side and the bytes
-// moved so far. Both sides are Asio streams: ffmpeg's stdout or stdin pipe, a named_pipe, a
-// TCP socket, a file_stream. Cancel it like any awaitable (`relay(...) || timer`); one that
-// ends early closes its source (relay_options::close_source).
+/// Copies source to sink until the source ends; returns the byte count. A sink that stops
+/// reading (EPIPE, reset) or a failing source gives an error naming the side and the bytes
+/// moved so far. Both sides are Asio streams: ffmpeg's stdout or stdin pipe, a named_pipe, a
+/// TCP socket, a file_stream. Cancel it like any awaitable (`relay(...) || timer`); one that
+/// ends early closes its source (relay_options::close_source).
 template <class Source, class Sink>
 asio::awaitable<expected<std::uint64_t>> relay(Source& source, Sink& sink,
                                                relay_options options = {}) {
@@ -184,9 +185,9 @@ asio::awaitable<expected<std::uint64_t>> relay(Source& source, Sink& sink,
   co_return total;
 }
 
-// The same through any completion token, on the source's executor:
-// void(std::error_code, std::uint64_t), the bytes moved (see <sidecar/async.hpp>). Cancelled
-// (any type): asio::error::operation_aborted. Source and sink must outlive the operation.
+/// The same through any completion token, on the source's executor:
+/// void(std::error_code, std::uint64_t), the bytes moved (see <sidecar/async.hpp>). Cancelled
+/// (any type): asio::error::operation_aborted. Source and sink must outlive the operation.
 template <class Source, class Sink,
           class Token = asio::default_completion_token_t<typename Source::executor_type>>
 auto async_relay(

@@ -23,3 +23,8 @@
 #include <sidecar/tee.hpp>
 #include <sidecar/version.hpp>
 #include <sidecar/with_timeout.hpp>
+
+/// \namespace sidecar
+/// Everything sidecar offers: commands for ffmpeg, ffplay and ffprobe, their children and
+/// the typed stream of what they say and produce, and the pieces that join them into
+/// pipelines (relay, tee, named pipes, TCP ingest, presets). README is the guide.

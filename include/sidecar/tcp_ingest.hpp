@@ -55,7 +55,7 @@ namespace sidecar {
 namespace detail {
 struct ingest_state;
 
-// A failed accept or connect passes a closed socket on the operation's executor.
+/// A failed accept or connect passes a closed socket on the operation's executor.
 template <> struct failed_value<asio::ip::tcp::socket> {
   template <class Executor> static asio::ip::tcp::socket make(const Executor& ex, const error*) {
     return asio::ip::tcp::socket(ex);
@@ -63,51 +63,60 @@ template <> struct failed_value<asio::ip::tcp::socket> {
 };
 } // namespace detail
 
+/// What tcp_ingest::open() listens on.
 struct tcp_ingest_options {
-  std::size_t outputs = 1;
-  // The first address; output k listens on this address + k. Loopback unless the program
-  // asks otherwise (then only one output can be told apart per address, and only local
-  // peers can be identified: connections from other hosts are refused).
+  std::size_t outputs = 1; ///< how many of ffmpeg's outputs (one address each)
+  /// The first address; output k listens on this address + k. Loopback unless the program
+  /// asks otherwise (then only one output can be told apart per address, and only local
+  /// peers can be identified: connections from other hosts are refused).
   asio::ip::address_v4 base = asio::ip::address_v4::loopback();
-  unsigned short port = 0; // 0: a free one
-  // How long accept() waits for ffmpeg to connect.
+  unsigned short port = 0; ///< 0: a free one
+  /// How long accept() waits for ffmpeg to connect.
   std::chrono::milliseconds accept_timeout{30000};
 };
 
+/// Loopback acceptors for ffmpeg's `tcp://` outputs (see the top of this file): url(k) for
+/// output k, accept(k) for the connection that carries it, only from a peer of ours.
 class tcp_ingest {
 public:
+  /// The executor of the acceptors and of the sockets handed out.
   using executor_type = asio::any_io_executor;
 
-  // Binds and listens on every output's address, and starts checking connections as they
-  // arrive. A port in use is errc-free: the system's EADDRINUSE, with the address in the
-  // message.
+  /// Binds and listens on every output's address, and starts checking connections as they
+  /// arrive. A port in use is errc-free: the system's EADDRINUSE, with the address in the
+  /// message.
   static expected<tcp_ingest> open(const executor_type& ex, tcp_ingest_options options = {});
 
-  tcp_ingest(tcp_ingest&&) noexcept = default;
+  tcp_ingest(tcp_ingest&&) noexcept = default; ///< Moves (not while an accept is pending).
+  /// Closes ours, then takes the other's.
   tcp_ingest& operator=(tcp_ingest&&) noexcept;
-  // Stops listening and closes every connection not handed out yet.
+  /// Stops listening and closes every connection not handed out yet.
   ~tcp_ingest();
 
+  /// The executor given to open().
   executor_type get_executor() const noexcept { return ex_; }
+  /// The port every output listens on.
   unsigned short port() const noexcept { return port_; }
+  /// How many outputs it listens for.
   std::size_t outputs() const noexcept { return outputs_; }
+  /// Output `output`'s address and port.
   asio::ip::tcp::endpoint endpoint(std::size_t output) const;
-  // "tcp://127.0.0.2:40123" for output 1: pass it to ffmpeg as that output's URL.
+  /// "tcp://127.0.0.2:40123" for output 1: pass it to ffmpeg as that output's URL.
   std::string url(std::size_t output) const;
 
-  // The connection ffmpeg made for `output`, from a process of our effective uid (see the top
-  // of this file); errc::timed_out past accept_timeout, asio::error::operation_aborted when
-  // cancelled (any type) or when the tcp_ingest is closed, errc::protocol when several
-  // unidentifiable connections leave it unknown which is ffmpeg's.
+  /// The connection ffmpeg made for `output`, from a process of our effective uid (see the top
+  /// of this file); errc::timed_out past accept_timeout, asio::error::operation_aborted when
+  /// cancelled (any type) or when the tcp_ingest is closed, errc::protocol when several
+  /// unidentifiable connections leave it unknown which is ffmpeg's.
   asio::awaitable<expected<asio::ip::tcp::socket>> accept(std::size_t output);
-  // The same, from a process of `process_group`: the child's id() (sidecar's children lead
-  // their own process group). The preferred form: another program of our uid is refused too,
-  // and only the group's end, not every child's, decides about a connection closed early.
+  /// The same, from a process of `process_group`: the child's id() (sidecar's children lead
+  /// their own process group). The preferred form: another program of our uid is refused too,
+  /// and only the group's end, not every child's, decides about a connection closed early.
   asio::awaitable<expected<asio::ip::tcp::socket>> accept(std::size_t output, pid_t process_group);
 
-  // Both through any completion token: void(std::error_code, asio::ip::tcp::socket), a closed
-  // socket with the error (see <sidecar/async.hpp>). The tcp_ingest must outlive the
-  // operation, as an Asio acceptor must.
+  /// Both through any completion token: void(std::error_code, asio::ip::tcp::socket), a closed
+  /// socket with the error (see <sidecar/async.hpp>). The tcp_ingest must outlive the
+  /// operation, as an Asio acceptor must.
   template <class Token = asio::default_completion_token_t<executor_type>>
     requires(!std::is_integral_v<std::remove_cvref_t<Token>>)
   auto async_accept(std::size_t output,
@@ -115,6 +124,7 @@ public:
     return detail::async_spawned<expected<asio::ip::tcp::socket>>(
         ex_, [this, output] { return accept(output); }, std::forward<Token>(token));
   }
+  /// accept(output, process_group) through any completion token (as above).
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_accept(std::size_t output, pid_t process_group,
                     Token&& token = asio::default_completion_token_t<executor_type>()) {
@@ -128,27 +138,27 @@ private:
              std::size_t outputs, std::chrono::milliseconds timeout)
       : ex_(std::move(ex)), state_(std::move(s)), port_(port), outputs_(outputs),
         timeout_(timeout) {}
-  // accept() for a process of `group`, or of our uid when `group` is 0.
+  /// accept() for a process of `group`, or of our uid when `group` is 0.
   asio::awaitable<expected<asio::ip::tcp::socket>> accept_from(std::size_t output, pid_t group);
 
   executor_type ex_;
-  // Shared with the background accepts and the pending accept() calls, so that neither
-  // depends on where this object is (it may move).
+  /// Shared with the background accepts and the pending accept() calls, so that neither
+  /// depends on where this object is (it may move).
   std::shared_ptr<detail::ingest_state> state_;
   unsigned short port_ = 0;
   std::size_t outputs_ = 0;
   std::chrono::milliseconds timeout_;
 };
 
-// A port that is free on 127.0.0.1 right now (for `tcp://127.0.0.1:PORT?listen`).
+/// A port that is free on 127.0.0.1 right now (for `tcp://127.0.0.1:PORT?listen`).
 expected<unsigned short> free_loopback_port();
 
-// Connects to a server that may not be listening yet (ffmpeg with `?listen`), retrying with
-// a short backoff until `timeout`. Cancelled (any type): asio::error::operation_aborted.
+/// Connects to a server that may not be listening yet (ffmpeg with `?listen`), retrying with
+/// a short backoff until `timeout`. Cancelled (any type): asio::error::operation_aborted.
 asio::awaitable<expected<asio::ip::tcp::socket>> connect_with_retry(
     asio::ip::tcp::endpoint to, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-// The same through any completion token, on `ex`: void(std::error_code, asio::ip::tcp::socket).
+/// The same through any completion token, on `ex`: void(std::error_code, asio::ip::tcp::socket).
 template <detail::executor_like Executor, class Token = asio::default_completion_token_t<Executor>>
 auto async_connect_with_retry(const Executor& ex, asio::ip::tcp::endpoint to,
                               std::chrono::milliseconds timeout,

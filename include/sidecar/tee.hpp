@@ -25,28 +25,34 @@
 
 namespace sidecar {
 
+/// How tee() copies.
 struct tee_options {
-  std::size_t chunk_size = 256 * 1024;
-  // Bytes a sink may lag behind the source before the source waits for it.
+  std::size_t chunk_size = 256 * 1024; ///< bytes per read from the source
+  /// Bytes a sink may lag behind the source before the source waits for it.
   std::size_t high_water = 4 * 1024 * 1024;
-  // A sink that fails: drop it and go on with the others, or stop everything.
-  enum class on_sink_error { drop, fail_all } on_error = on_sink_error::drop;
-  // Half-close every sink at the end (see relay_options::close_sink).
+  /// A sink that fails: drop it and go on with the others, or stop everything.
+  enum class on_sink_error {
+    drop,     ///< drop the sink, report it in tee_result, go on
+    fail_all, ///< stop the tee; the first failure is its error
+  } on_error = on_sink_error::drop; ///< what a failing sink does to the others
+  /// Half-close every sink at the end (see relay_options::close_sink).
   bool close_sinks = true;
-  // Close the source when the tee ends before its end: cancelled, every sink failed, or
-  // fail_all (see relay_options::close_source).
+  /// Close the source when the tee ends before its end: cancelled, every sink failed, or
+  /// fail_all (see relay_options::close_source).
   bool close_source = true;
 };
 
+/// What tee() did: bytes read, the largest backlog, and each sink's share.
 struct tee_result {
-  std::uint64_t bytes = 0; // read from the source
-  // The most bytes any sink had waiting for it: at most high_water + chunk_size.
+  std::uint64_t bytes = 0; ///< read from the source
+  /// The most bytes any sink had waiting for it: at most high_water + chunk_size.
   std::size_t peak_backlog = 0;
+  /// One sink's part.
   struct sink_report {
-    std::uint64_t bytes = 0;     // written to this sink
-    std::optional<error> failed; // why it was dropped, if it was
+    std::uint64_t bytes = 0;     ///< written to this sink
+    std::optional<error> failed; ///< why it was dropped, if it was
   };
-  std::vector<sink_report> sinks; // in the order given
+  std::vector<sink_report> sinks; ///< in the order given
 };
 
 namespace detail {
@@ -64,12 +70,12 @@ struct tee_state {
     std::size_t queued = 0;
     bool done = false;
   };
-  wakeup wake; // notify() wakes every waiter
+  wakeup wake; ///< notify() wakes every waiter
   std::vector<sink> sinks;
   tee_result result;
   std::optional<error> fatal;
   bool source_done = false;
-  bool source_eof = false; // the source ended: the whole stream was read
+  bool source_eof = false; ///< the source ended: the whole stream was read
 
   void notify() { wake.notify(); }
   asio::awaitable<void> wait() {
@@ -171,9 +177,9 @@ asio::awaitable<void> tee_reader(tee_state& st, Source& source, const tee_option
 
 } // namespace detail
 
-// Copies source to every sink until the source ends. The result says how much each sink took
-// and why a dropped one failed; with on_sink_error::fail_all the first failure is the error.
-// One that ends before the source's end closes the source (tee_options::close_source).
+/// Copies source to every sink until the source ends. The result says how much each sink took
+/// and why a dropped one failed; with on_sink_error::fail_all the first failure is the error.
+/// One that ends before the source's end closes the source (tee_options::close_source).
 template <class Source, class... Sinks>
 asio::awaitable<expected<tee_result>> tee(tee_options options, Source& source,
                                           Sinks&... sinks) {
@@ -192,6 +198,7 @@ asio::awaitable<expected<tee_result>> tee(tee_options options, Source& source,
   co_return std::move(st.result);
 }
 
+/// tee() with the default tee_options.
 template <class Source, class... Sinks>
   requires(!std::is_same_v<std::remove_cvref_t<Source>, tee_options>)
 asio::awaitable<expected<tee_result>> tee(Source& source, Sinks&... sinks) {

@@ -26,9 +26,9 @@
 
 namespace sidecar {
 
-// `how` is the cancellation the operation sees: total (the default) makes ffmpeg_child::wait()
-// ask ffmpeg to quit, partial sends SIGTERM, terminal SIGKILL. Terminal is always added, so
-// operations that only honour terminal cancellation (Asio's default) stop too.
+/// `how` is the cancellation the operation sees: total (the default) makes ffmpeg_child::wait()
+/// ask ffmpeg to quit, partial sends SIGTERM, terminal SIGKILL. Terminal is always added, so
+/// operations that only honour terminal cancellation (Asio's default) stop too.
 template <class T>
 asio::awaitable<expected<T>> with_timeout(
     asio::awaitable<expected<T>> op, std::chrono::steady_clock::duration limit,
