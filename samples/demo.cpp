@@ -4,11 +4,8 @@
 // ffplay through a third output relayed from ffmpeg's stdout.
 #include <sidecar/sidecar.hpp>
 
-#include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/io_context.hpp>
 #include <asio/read.hpp>
-#include <asio/use_future.hpp>
 
 #include <chrono>
 #include <cstdlib>
@@ -61,14 +58,11 @@ asio::awaitable<sidecar::expected<double>> progress_bar(sidecar::ffmpeg_child& f
 
 } // namespace
 
-asio::awaitable<int> demo(fs::path dir) {
+asio::awaitable<sidecar::expected<int>> demo(fs::path dir) {
   auto ex = co_await asio::this_coro::executor;
   const bool preview = std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY");
   auto ingest = sidecar::tcp_ingest::open(ex);
-  if (!ingest) {
-    std::cerr << "demo: " << ingest.error().message() << '\n';
-    co_return 1;
-  }
+  if (!ingest) co_return sidecar::unexpected(ingest.error());
   sidecar::command cmd;
   cmd.hide_banner()
       // -t as an input option: the known total gives the progress bar its percent
@@ -77,56 +71,36 @@ asio::awaitable<int> demo(fs::path dir) {
       .format("lavfi").duration(std::to_string(seconds)).input("sine=frequency=1000")
       .overwrite();
   cmd.map("0:v").map("1:a");
-  sidecar::hls_options hls;
-  hls.segment_seconds = 1;
-  sidecar::hls_output(cmd, dir, hls); // output 0: playlist + segments
-  cmd.map("0:v").size(tcp_w, tcp_h).format("rawvideo").pix_fmt("rgb24")
-      .output(ingest->url(0)); // output 1: raw frames over TCP
+  cmd.hls_output(dir, {.segment_seconds = 1}) // output 0: playlist + segments
+      .map("0:v").size(tcp_w, tcp_h).format("rawvideo").pix_fmt("rgb24")
+      .output(*ingest, 0); // output 1: raw frames over TCP
   if (preview) cmd.map("0:v").codec_video("mpeg4").format("matroska").output("-"); // 2
   std::cout << "running: " << cmd << '\n';
   auto ff = cmd.spawn(ex);
-  if (!ff) {
-    std::cerr << "demo: " << ff.error().message() << '\n';
-    co_return 1;
-  }
+  if (!ff) co_return sidecar::unexpected(ff.error());
   std::uint64_t frames = 0;
   double percent = 0;
   if (preview) {
     auto player = sidecar::ffplay(ex, {.format = "matroska", .window_title = "sidecar demo"});
-    if (!player) {
-      std::cerr << "demo: " << player.error().message() << '\n';
-      co_return 1;
-    }
+    if (!player) co_return sidecar::unexpected(player.error());
     auto r = co_await sidecar::pipeline(
         sidecar::must(count_frames(*ingest, ff->id())) && sidecar::must(progress_bar(*ff)) &&
         sidecar::must(sidecar::relay(ff->take_stdout(), player->stdin_pipe())));
-    if (!r) {
-      std::cerr << "demo: " << r.error().message() << '\n';
-      co_return 1;
-    }
+    if (!r) co_return sidecar::unexpected(r.error());
     frames = std::get<0>(*r);
     percent = std::get<1>(*r);
     (void)co_await player->wait();
   } else {
     auto r = co_await sidecar::pipeline(sidecar::must(count_frames(*ingest, ff->id())) &&
                                         sidecar::must(progress_bar(*ff)));
-    if (!r) {
-      std::cerr << "demo: " << r.error().message() << '\n';
-      co_return 1;
-    }
+    if (!r) co_return sidecar::unexpected(r.error());
     frames = std::get<0>(*r);
     percent = std::get<1>(*r);
   }
   auto status = co_await ff->wait();
-  if (!status) {
-    std::cerr << "demo: " << status.error().message() << '\n';
-    co_return 1;
-  }
-  auto playlist = sidecar::check_hls(dir / hls.playlist);
-  if (!playlist) {
-    std::cerr << "demo: " << playlist.error().message() << '\n';
-    co_return 1;
-  }
+  if (!status) co_return sidecar::unexpected(status.error());
+  auto playlist = sidecar::check_hls(dir / "playlist.m3u8");
+  if (!playlist) co_return sidecar::unexpected(playlist.error());
   std::cout << "demo: " << playlist->segments.size() << " HLS segments ("
             << static_cast<double>(playlist->total.count()) / 1e6 << " s) and " << frames
             << " frames over " << ingest->url(0) << ", progress " << percent << "%"
@@ -137,13 +111,11 @@ asio::awaitable<int> demo(fs::path dir) {
 int main() {
   std::string dir = (fs::temp_directory_path() / "sidecar-demo-XXXXXX").string();
   if (!::mkdtemp(dir.data())) return 1;
-  int rc = 1;
-  {
-    asio::io_context ctx;
-    auto result = asio::co_spawn(ctx, demo(fs::path(dir)), asio::use_future);
-    ctx.run();
-    rc = result.get();
-  }
+  auto rc = sidecar::run_sync(demo(fs::path(dir)), std::chrono::seconds(120));
   fs::remove_all(dir);
-  return rc;
+  if (!rc) {
+    std::cerr << "demo: " << rc.error() << '\n';
+    return 1;
+  }
+  return *rc;
 }

@@ -2,9 +2,6 @@
 // collected by `co_await child.metadata()`.
 #include <sidecar/sidecar.hpp>
 
-#include <asio/co_spawn.hpp>
-#include <asio/io_context.hpp>
-#include <asio/use_future.hpp>
 
 #include <iostream>
 
@@ -24,7 +21,7 @@ void print(const sidecar::stream_info& s) {
 
 } // namespace
 
-asio::awaitable<int> show_metadata() {
+asio::awaitable<sidecar::expected<int>> show_metadata() {
   auto ff = sidecar::command{}
                 .format("lavfi").input("testsrc=size=640x360:rate=30:duration=1")
                 .format("lavfi").input("sine=frequency=1000:sample_rate=44100:duration=1")
@@ -32,10 +29,7 @@ asio::awaitable<int> show_metadata() {
                 .format("matroska").output("-")            // output 0: stdout
                 .map("0:v").format("rawvideo").pix_fmt("gray").overwrite().output("/dev/null") // 1
                 .spawn(co_await asio::this_coro::executor);
-  if (!ff) {
-    std::cerr << "metadata: " << ff.error().message() << '\n';
-    co_return 1;
-  }
+  if (!ff) co_return sidecar::unexpected(ff.error());
   auto m = co_await ff->metadata();
   if (m.version) std::cout << "ffmpeg " << m.version->version << '\n';
   for (const auto& in : m.inputs) {
@@ -55,10 +49,7 @@ asio::awaitable<int> show_metadata() {
   while (auto e = co_await ff->next_event())
     if (auto* c = std::get_if<sidecar::chunk>(&*e)) bytes += c->size();
   auto status = co_await ff->wait();
-  if (!status) {
-    std::cerr << "metadata: " << status.error().message() << '\n';
-    co_return 1;
-  }
+  if (!status) co_return sidecar::unexpected(status.error());
   std::size_t streams = m.streams.size();
   std::cout << "metadata: " << m.inputs.size() << " inputs, " << m.outputs.size()
             << " outputs, " << streams << " streams, " << bytes << " bytes of matroska on stdout\n";
@@ -66,8 +57,10 @@ asio::awaitable<int> show_metadata() {
 }
 
 int main() {
-  asio::io_context ctx;
-  auto rc = asio::co_spawn(ctx, show_metadata(), asio::use_future);
-  ctx.run();
-  return rc.get();
+  auto rc = sidecar::run_sync(show_metadata(), std::chrono::seconds(60));
+  if (!rc) {
+    std::cerr << "metadata: " << rc.error() << '\n';
+    return 1;
+  }
+  return *rc;
 }

@@ -2,9 +2,6 @@
 // when stdout is not one. The total comes from -t; ffmpeg prints a stats line twice a second.
 #include <sidecar/sidecar.hpp>
 
-#include <asio/co_spawn.hpp>
-#include <asio/io_context.hpp>
-#include <asio/use_future.hpp>
 
 #include <cstdio>
 #include <filesystem>
@@ -25,7 +22,7 @@ std::string bar(double percent, int width) {
 
 } // namespace
 
-asio::awaitable<int> transcode_with_progress(fs::path out) {
+asio::awaitable<sidecar::expected<int>> transcode_with_progress(fs::path out) {
   const bool tty = ::isatty(STDOUT_FILENO) == 1;
   auto ff = sidecar::command{}
                 .hide_banner()
@@ -37,10 +34,7 @@ asio::awaitable<int> transcode_with_progress(fs::path out) {
                 .stats_period("0.25")
                 .overwrite().output(out.string())
                 .spawn(co_await asio::this_coro::executor);
-  if (!ff) {
-    std::cerr << "progress: " << ff.error().message() << '\n';
-    co_return 1;
-  }
+  if (!ff) co_return sidecar::unexpected(ff.error());
   sidecar::progress last;
   while (auto p = co_await ff->next_progress()) {
     last = *p;
@@ -56,10 +50,7 @@ asio::awaitable<int> transcode_with_progress(fs::path out) {
   }
   if (tty) std::cout << '\n';
   auto status = co_await ff->wait();
-  if (!status) {
-    std::cerr << "progress: " << status.error().message() << '\n';
-    co_return 1;
-  }
+  if (!status) co_return sidecar::unexpected(status.error());
   std::cout << "progress: encoded " << last.frame.value_or(0) << " frames (8 s) to "
             << out.filename().string() << ", " << fs::file_size(out) << " bytes, final "
             << last.percent.value_or(0.0) << "%\n";
@@ -69,14 +60,12 @@ asio::awaitable<int> transcode_with_progress(fs::path out) {
 int main() {
   std::string dir = (fs::temp_directory_path() / "sidecar-progress-XXXXXX").string();
   if (!::mkdtemp(dir.data())) return 1;
-  int rc = 1;
-  {
-    asio::io_context ctx;
-    auto result =
-        asio::co_spawn(ctx, transcode_with_progress(fs::path(dir) / "out.mp4"), asio::use_future);
-    ctx.run();
-    rc = result.get();
-  }
+  auto rc = sidecar::run_sync(transcode_with_progress(fs::path(dir) / "out.mp4"),
+                              std::chrono::seconds(120));
   fs::remove_all(dir);
-  return rc;
+  if (!rc) {
+    std::cerr << "progress: " << rc.error() << '\n';
+    return 1;
+  }
+  return *rc;
 }

@@ -4,9 +4,6 @@
 // one has been written. ffmpeg-sidecar's h265_transcode example, with no thread.
 #include <sidecar/sidecar.hpp>
 
-#include <asio/co_spawn.hpp>
-#include <asio/io_context.hpp>
-#include <asio/use_future.hpp>
 
 #include <filesystem>
 #include <iostream>
@@ -30,26 +27,18 @@ asio::awaitable<sidecar::expected<void>> make_input(const fs::path& path) {
 
 } // namespace
 
-asio::awaitable<int> transcode(fs::path dir) {
+asio::awaitable<sidecar::expected<int>> transcode(fs::path dir) {
   auto ex = co_await asio::this_coro::executor;
   auto in = dir / "input.mp4", out = dir / "output.mp4";
-  if (auto made = co_await make_input(in); !made) {
-    std::cerr << "transcode: " << made.error().message() << '\n';
-    co_return 1;
-  }
+  if (auto made = co_await make_input(in); !made) co_return sidecar::unexpected(made.error());
 
   auto decoder = sidecar::command{}.hide_banner().input(in.string()).rawvideo().spawn(ex);
-  if (!decoder) {
-    std::cerr << "transcode: " << decoder.error().message() << '\n';
-    co_return 1;
-  }
+  if (!decoder) co_return sidecar::unexpected(decoder.error());
   // The encoder needs the frame size: the decoder's metadata has it before the first frame.
   auto meta = co_await decoder->metadata();
   auto streams = meta.output_streams(0);
-  if (streams.empty() || streams.front()->width == 0) {
-    std::cerr << "transcode: the decoder printed no output stream\n";
-    co_return 1;
-  }
+  if (streams.empty() || streams.front()->width == 0)
+    co_return sidecar::unexpected(sidecar::error(sidecar::errc::protocol, "no output stream"));
   const auto& video = *streams.front();
   std::string codec = "libx265";
   auto encoder =
@@ -61,10 +50,7 @@ asio::awaitable<int> transcode(fs::path dir) {
           .codec_video(codec).pix_fmt("yuv420p").arg("-x265-params").arg("log-level=error")
           .overwrite().output(out.string())
           .spawn(ex);
-  if (!encoder) {
-    std::cerr << "transcode: " << encoder.error().message() << '\n';
-    co_return 1;
-  }
+  if (!encoder) co_return sidecar::unexpected(encoder.error());
 
   std::size_t frames = 0;
   while (auto f = co_await decoder->next_frame()) {
@@ -73,20 +59,14 @@ asio::awaitable<int> transcode(fs::path dir) {
     const auto row = static_cast<std::size_t>(f->width) * 3;
     for (std::size_t y = 0; y < static_cast<std::size_t>(f->height); ++y)
       for (std::size_t x = 0; x < row / 2; ++x) px[y * row + x] = ~px[y * row + x];
-    if (auto w = co_await encoder->write_frame(*f); !w) {
-      std::cerr << "transcode: " << w.error().message() << '\n';
-      break;
-    }
+    if (auto w = co_await encoder->write_frame(*f); !w) co_return sidecar::unexpected(w.error());
     ++frames;
   }
   encoder->close_stdin(); // end of input: the encoder finishes the file
   auto decoded = co_await decoder->wait();
   auto encoded = co_await encoder->wait();
-  if (!decoded || !encoded) {
-    std::cerr << "transcode: "
-              << (!decoded ? decoded.error().message() : encoded.error().message()) << '\n';
-    co_return 1;
-  }
+  if (!decoded || !encoded)
+    co_return sidecar::unexpected(!decoded ? decoded.error() : encoded.error());
   std::cout << "transcode: " << frames << " frames of " << video.width << 'x' << video.height
             << " through the program, " << codec << " → " << out.filename().string() << ", "
             << fs::file_size(out) << " bytes\n";
@@ -96,13 +76,11 @@ asio::awaitable<int> transcode(fs::path dir) {
 int main() {
   std::string dir = (fs::temp_directory_path() / "sidecar-transcode-XXXXXX").string();
   if (!::mkdtemp(dir.data())) return 1;
-  int rc = 1;
-  {
-    asio::io_context ctx;
-    auto result = asio::co_spawn(ctx, transcode(fs::path(dir)), asio::use_future);
-    ctx.run();
-    rc = result.get();
-  }
+  auto rc = sidecar::run_sync(transcode(fs::path(dir)), std::chrono::seconds(120));
   fs::remove_all(dir);
-  return rc;
+  if (!rc) {
+    std::cerr << "transcode: " << rc.error() << '\n';
+    return 1;
+  }
+  return *rc;
 }

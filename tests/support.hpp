@@ -70,7 +70,7 @@ inline bool has_children() {
 // Waits d on the coroutine's executor. Only for pacing (a retry's backoff, a producer's
 // rate): to wait for something to happen, wait for that (an event, async_wait_reaped).
 // Reads a stream to its end (or first error) and returns what came.
-template <class Stream> asio::awaitable<std::string> read_all(Stream& s) {
+template <class Stream> asio::awaitable<std::string> read_text(Stream& s) {
   std::string out;
   std::vector<char> buf(64 * 1024);
   for (;;) {

@@ -16,10 +16,10 @@ namespace sidecar {
 /// An option that not every release in sidecar's range (4.x to 9.x) has, and what the builder
 /// passes instead to a binary that lacks it.
 struct gated_option {
-  std::string_view name;        ///< "-stats_period" (matched with or without a stream specifier)
-  int since_major;              ///< the first release that has it: its major number
-  int since_minor;              ///< the first release that has it: its minor number
-  std::string_view fallback;    ///< what is passed instead, in words: for the note
+  std::string_view name;     ///< "-stats_period" (matched with or without a stream specifier)
+  int since_major;           ///< the first release that has it: its major number
+  int since_minor;           ///< the first release that has it: its minor number
+  std::string_view fallback; ///< what is passed instead, in words: for the note
 };
 
 /// The options that the builder may emit and that older releases lack.

@@ -60,8 +60,8 @@ struct spawn_options {
   /// A path, or a bare name searched on PATH (find_executable). This layer knows nothing of
   /// ffmpeg: for SIDECAR_FFMPEG and its kin, pass find_tool()'s path (or use ffmpeg_child).
   std::filesystem::path program;
-  std::vector<std::string> args;             ///< argv[1...]; never seen by a shell
-  std::optional<std::string> argv0;          ///< argv[0]; the program's file name by default
+  std::vector<std::string> args;               ///< argv[1...]; never seen by a shell
+  std::optional<std::string> argv0;            ///< argv[0]; the program's file name by default
   std::optional<std::vector<std::string>> env; ///< "NAME=value" each; nullopt: ours, as it is
   /// The child's working directory; nullopt: the program's.
   std::optional<std::filesystem::path> cwd;

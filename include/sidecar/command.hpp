@@ -19,12 +19,15 @@
 
 namespace sidecar {
 
-class ffmpeg_child; ///< the events layer's: command::spawn only names it
+class ffmpeg_child;         ///< the events layer's: command::spawn only names it
+struct rtmp_push_options;   // presets.hpp
+struct rtmp_listen_options; // presets.hpp
+struct hls_options;         // presets.hpp
 
 /// What to hand to posix_spawn: argv[0] is the program path, the rest is command::argv().
 struct resolved_command {
-  std::filesystem::path program;  ///< the binary found (absolute, or as SIDECAR_* names it)
-  std::vector<std::string> argv;  ///< the arguments, adapted to the binary's release
+  std::filesystem::path program; ///< the binary found (absolute, or as SIDECAR_* names it)
+  std::vector<std::string> argv; ///< the arguments, adapted to the binary's release
   /// What was changed for this binary's release (an option it lacks, left out or replaced),
   /// one sentence each; the event stream reports them as log_line events from "sidecar".
   std::vector<std::string> notes;
@@ -32,8 +35,8 @@ struct resolved_command {
 
 /// One option as given: its name ("-t", "-c:v") and its value; none for a flag ("-y").
 struct command_option {
-  std::string name;                 ///< "-t", "-c:v"
-  std::optional<std::string> value; ///< nullopt for a flag
+  std::string name;                                       ///< "-t", "-c:v"
+  std::optional<std::string> value;                       ///< nullopt for a flag
   bool operator==(const command_option&) const = default; ///< same name and value
 };
 
@@ -56,7 +59,7 @@ struct command_file {
 /// create_named_pipe (io layer owns FIFOs), create_no_window (Windows only; sidecar is POSIX).
 class command {
 public:
-  command() = default; ///< An ffmpeg command with no arguments yet.
+  command() = default;                    ///< An ffmpeg command with no arguments yet.
   explicit command(tool t) : which_(t) {} ///< A command for that tool.
   static command ffmpeg() { return command(tool::ffmpeg); }   ///< An ffmpeg command.
   static command ffplay() { return command(tool::ffplay); }   ///< An ffplay command.
@@ -68,11 +71,34 @@ public:
   command& nostdin();                        ///< -nostdin
 
   // --- main options -----------------------------------------------------------------------
-  command& format(std::string_view name);          ///< -f NAME
+  command& format(std::string_view name); ///< -f NAME
   /// A path starting with '-' ("-report.mp4") is passed as file:PATH, so that ffmpeg never
   /// takes it for an option; "-" alone is stdin / stdout.
-  command& input(std::string_view path_or_url);    ///< -i PATH ("-" or "pipe:0" for stdin)
-  command& output(std::string_view path_or_url);   ///< PATH, positional ("-" for stdout)
+  command& input(std::string_view path_or_url);  ///< -i PATH ("-" or "pipe:0" for stdin)
+  command& output(std::string_view path_or_url); ///< PATH, positional ("-" for stdout)
+  /// -i of anything with a path(): a named_pipe (its FIFO), ...
+  template <class Pipe>
+  requires requires(const Pipe& p) {
+    { p.path() } -> std::convertible_to<const std::filesystem::path&>;
+  }
+  command& input(const Pipe& pipe) { return input(std::string_view(pipe.path().native())); }
+  /// An output to anything with a path(): a named_pipe (its FIFO), ...
+  template <class Pipe>
+  requires requires(const Pipe& p) {
+    { p.path() } -> std::convertible_to<const std::filesystem::path&>;
+  }
+  command& output(const Pipe& pipe) { return output(std::string_view(pipe.path().native())); }
+  /// Output `k` of anything with url(k): a tcp_ingest (`tcp://127.0.0.(k+1):PORT`), ...
+  template <class Ingest>
+  requires requires(const Ingest& i, std::size_t k) {
+    { i.url(k) } -> std::convertible_to<std::string>;
+  }
+  command& output(const Ingest& ingest, std::size_t k) {
+    return output(std::string_view(ingest.url(k)));
+  }
+  /// -i data:MIME;base64,... : a small input given inline (subtitles, a playlist, an image)
+  /// with no file; set its format first when ffmpeg cannot guess it (`.format("srt")`).
+  command& input_data(std::string_view mime, std::string_view bytes);
   command& overwrite();                            ///< -y
   command& no_overwrite();                         ///< -n
   command& codec_video(std::string_view codec);    ///< -c:v CODEC
@@ -125,9 +151,9 @@ public:
   command& no_audio(); ///< -an
 
   // --- advanced options -------------------------------------------------------------------
-  command& map(std::string_view spec);                       ///< -map SPEC
-  command& readrate(double speed);                           ///< -readrate SPEED
-  command& realtime();                                       ///< -re
+  command& map(std::string_view spec); ///< -map SPEC
+  command& readrate(double speed);     ///< -readrate SPEED
+  command& realtime();                 ///< -re
   /// -readrate_initial_burst SECONDS (6.1 and later): since 6.1, -re and -readrate read the
   /// first 0.5 s of each input at full speed; 0 paces it from the start, as older releases
   /// do (which lack the option: it is left out there). ffmpeg reads 0 as its default, so 0 is
@@ -143,6 +169,19 @@ public:
   command& testsrc();     ///< -f lavfi -i testsrc=duration=10 (ffmpeg-sidecar's exact preset)
   command& rawvideo();    ///< -f rawvideo -pix_fmt rgb24 -  (raw frames on stdout)
   command& pipe_stdout(); ///< -
+  /// The RTMP push preset as a step of the chain: sidecar::rtmp_push(*this, url) (presets.hpp
+  /// says what it adds).
+  command& rtmp_push(std::string_view url);
+  /// The same with options (needs <sidecar/presets.hpp>, which sidecar.hpp includes).
+  command& rtmp_push(std::string_view url, const rtmp_push_options& options);
+  /// ffmpeg as an RTMP server for one publisher, as an input: sidecar::rtmp_listen(*this, url).
+  command& rtmp_listen(std::string_view url);
+  /// The same with options (needs <sidecar/presets.hpp>).
+  command& rtmp_listen(std::string_view url, const rtmp_listen_options& options);
+  /// An HLS playlist and segments into `dir`: sidecar::hls_output(*this, dir).
+  command& hls_output(const std::filesystem::path& dir);
+  /// The same with options (needs <sidecar/presets.hpp>).
+  command& hls_output(const std::filesystem::path& dir, const hls_options& options);
 
   // --- raw arguments ----------------------------------------------------------------------
   /// One argument as it is (never through a shell); secrets in it are remembered.

@@ -3,6 +3,7 @@
 
 #include <sidecar/exit_status.hpp>
 
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -91,6 +92,9 @@ inline tl::unexpected<error> fail(std::error_code ec, std::string message = {}) 
 inline tl::unexpected<error> fail(errc ec, std::string message) {
   return tl::unexpected<error>(error(ec, std::move(message)));
 }
+/// Writes e.message(): `std::cerr << r.error() << '\n';`.
+std::ostream& operator<<(std::ostream& out, const error& e);
+
 /// errno as an error, with what we were doing.
 tl::unexpected<error> fail_errno(std::string message, int err);
 

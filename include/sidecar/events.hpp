@@ -22,11 +22,11 @@ namespace sidecar {
 /// the frame is destroyed; keep a frame only as long as you need its pixels.
 class frame {
 public:
-  int width = 0;                 ///< pixels
-  int height = 0;                ///< pixels
-  std::string_view pix_fmt;      ///< a name from the pixel-format table ("rgb24")
-  int output_index = 0;          ///< the ffmpeg output (`Output #N`) it belongs to
-  std::uint64_t number = 0;      ///< 0-based, per output
+  int width = 0;                          ///< pixels
+  int height = 0;                         ///< pixels
+  std::string_view pix_fmt;               ///< a name from the pixel-format table ("rgb24")
+  int output_index = 0;                   ///< the ffmpeg output (`Output #N`) it belongs to
+  std::uint64_t number = 0;               ///< 0-based, per output
   std::chrono::microseconds timestamp{0}; ///< number / frame rate, when the rate is known
 
   /// The pixels, as ffmpeg wrote them (packed or planar per pix_fmt).
@@ -83,11 +83,11 @@ using event = detail::variant_append<log_event, frame, chunk, error_event>::type
 
 /// What ffmpeg said about its inputs and outputs before it started.
 struct metadata {
-  std::optional<version_info> version; ///< a git/static build's release from its libavutil
-  std::vector<input_info> inputs;       ///< `Input #N` lines, in order
-  std::vector<duration_info> durations; ///< `Duration:` lines, each naming its input
-  std::vector<output_info> outputs;     ///< `Output #N` lines, in order
-  std::vector<stream_info> streams; ///< input and output streams, in the order printed
+  std::optional<version_info> version;       ///< a git/static build's release from its libavutil
+  std::vector<input_info> inputs;            ///< `Input #N` lines, in order
+  std::vector<duration_info> durations;      ///< `Duration:` lines, each naming its input
+  std::vector<output_info> outputs;          ///< `Output #N` lines, in order
+  std::vector<stream_info> streams;          ///< input and output streams, in the order printed
   std::vector<stream_mapping_entry> mapping; ///< the `Stream mapping:` lines
   /// False when ffmpeg printed less than usual (a lowered log level): what is here is all
   /// there will be.
@@ -99,6 +99,8 @@ struct metadata {
   std::vector<const stream_info*> output_streams(int index) const;
   /// Streams of input `index`.
   std::vector<const stream_info*> input_streams(int index) const;
+  /// Input `index`'s duration (`Duration:`), nullopt when it printed N/A or none.
+  std::optional<std::chrono::microseconds> duration(int index = 0) const;
 };
 
 } // namespace sidecar

@@ -30,6 +30,7 @@ using stream_ref = std::shared_ptr<stream_state>;
 namespace ops {
 asio::awaitable<std::optional<event>> next_event(stream_ref s);
 asio::awaitable<std::optional<frame>> next_frame(stream_ref s);
+asio::awaitable<std::optional<chunk>> next_chunk(stream_ref s);
 asio::awaitable<std::optional<progress>> next_progress(stream_ref s);
 asio::awaitable<sidecar::metadata> metadata(stream_ref s);
 asio::awaitable<std::vector<log_line>> errors(stream_ref s);
@@ -84,6 +85,9 @@ public:
   asio::awaitable<std::optional<event>> next_event();
   /// Convenience: the next frame, skipping (and discarding) other events.
   asio::awaitable<std::optional<frame>> next_frame();
+  /// Convenience: the next chunk of an encoded stdout (`-f matroska -`, `-f mpegts -`),
+  /// skipping (and discarding) other events; nullopt at the end.
+  asio::awaitable<std::optional<chunk>> next_chunk();
   /// Convenience: the next progress, skipping (and discarding) other events.
   asio::awaitable<std::optional<progress>> next_progress();
   /// What ffmpeg said about its inputs, outputs and streams. Completes once it has printed
@@ -107,7 +111,8 @@ public:
 
   // --- the same, for any completion token (sidecar/async.hpp) ------------------------------
   /// @{
-  /// The operations above for any completion token (sidecar/async.hpp). Each completes with void(std::error_code, T) on the handler's associated executor:
+  /// The operations above for any completion token (sidecar/async.hpp). Each completes with
+  /// void(std::error_code, T) on the handler's associated executor:
   /// async_next_event/_frame/_progress give asio::error::eof once the stream has ended (where
   /// the short forms give nullopt) and asio::error::operation_aborted when cancelled (where
   /// they throw it); the cancellation types stop the child as above. async_wait gives the exit
@@ -121,6 +126,10 @@ public:
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_next_frame(Token&& token = asio::default_completion_token_t<executor_type>()) {
     return spawned<std::optional<frame>>(&detail::ops::next_frame, std::forward<Token>(token));
+  }
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_next_chunk(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return spawned<std::optional<chunk>>(&detail::ops::next_chunk, std::forward<Token>(token));
   }
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_next_progress(Token&& token = asio::default_completion_token_t<executor_type>()) {

@@ -19,8 +19,8 @@ struct ffplay_options {
   /// real speed with no window or sound device, for servers and tests. nullopt decides by
   /// itself — headless when neither DISPLAY nor WAYLAND_DISPLAY is set.
   std::optional<bool> headless{};
-  bool autoexit = true; ///< exit at end of stream (`-autoexit`)
-  std::string window_title{}; ///< `-window_title`; empty: ffplay's default
+  bool autoexit = true;                  ///< exit at end of stream (`-autoexit`)
+  std::string window_title{};            ///< `-window_title`; empty: ffplay's default
   std::vector<std::string> extra_args{}; ///< before `-i -`
 };
 

@@ -24,7 +24,7 @@ struct hls_segment {
 struct hls_playlist {
   std::vector<hls_segment> segments;  ///< in playlist order, each present and non-empty
   std::chrono::microseconds total{0}; ///< the sum of the segments' durations
-  bool ended = false; ///< `EXT-X-ENDLIST` present: the stream is complete
+  bool ended = false;                 ///< `EXT-X-ENDLIST` present: the stream is complete
 };
 
 /// Reads `playlist` (an .m3u8 written by ffmpeg) and checks every segment it lists exists and

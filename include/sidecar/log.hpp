@@ -49,10 +49,10 @@ std::string_view to_string(version_origin o) noexcept;
 
 /// `ffmpeg version 5.1.8-0+deb12u1 Copyright (c) 2000-2025 the FFmpeg developers`
 struct version_info {
-  std::string version;  ///< "5.1.8-0+deb12u1", "n7.0", "N-113296-g…" (git builds)
-  int major = -1;       ///< 5; -1 when the version is not numeric (git builds)
-  int minor = -1;       ///< 1
-  int micro = -1;       ///< 8, or -1 when absent
+  std::string version;   ///< "5.1.8-0+deb12u1", "n7.0", "N-113296-g…" (git builds)
+  int major = -1;        ///< 5; -1 when the version is not numeric (git builds)
+  int minor = -1;        ///< 1
+  int micro = -1;        ///< 8, or -1 when absent
   std::string copyright; ///< "Copyright (c) 2000-2025 the FFmpeg developers", may be empty
   version_origin origin = version_origin::unknown; ///< where the numbers came from
 
@@ -69,7 +69,7 @@ struct configuration_info {
 
 /// `libavcodec     59. 37.100 / 59. 37.100`
 struct library_version {
-  std::string name; ///< "libavcodec"
+  std::string name;     ///< "libavcodec"
   std::string compiled; ///< "59.37.100"
   std::string runtime;  ///< "59.37.100"
 };
@@ -83,10 +83,10 @@ struct input_info {
 
 /// `  Duration: 00:00:01.00, start: 0.000000, bitrate: N/A` — follows its Input line.
 struct duration_info {
-  int input_index = 0;                                ///< the input it belongs to
+  int input_index = 0;                               ///< the input it belongs to
   std::optional<std::chrono::microseconds> duration; ///< nullopt for N/A
   std::optional<std::chrono::microseconds> start;    ///< nullopt for N/A
-  std::optional<double> bitrate_kbps;                 ///< nullopt for N/A
+  std::optional<double> bitrate_kbps;                ///< nullopt for N/A
 };
 
 /// The kind of a stream, from the word after its id (`Video:`, `Audio:`, ...).
@@ -96,21 +96,21 @@ std::string_view to_string(stream_type type) noexcept;
 
 /// `  Stream #0:1[0x2](eng): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, stereo, fltp, 128 kb/s`
 struct stream_info {
-  bool is_output = false;    ///< under an `Output` header, else an `Input` one
-  int file_index = 0;        ///< the N of `Input #N` / `Output #N`
-  int stream_index = 0;      ///< the S of `Stream #N:S`
-  std::string id;            ///< "0x2" from `[0x2]`, empty if none
-  std::string language;      ///< "eng" from `(eng)`, empty if none
+  bool is_output = false;                  ///< under an `Output` header, else an `Input` one
+  int file_index = 0;                      ///< the N of `Input #N` / `Output #N`
+  int stream_index = 0;                    ///< the S of `Stream #N:S`
+  std::string id;                          ///< "0x2" from `[0x2]`, empty if none
+  std::string language;                    ///< "eng" from `(eng)`, empty if none
   stream_type type = stream_type::unknown; ///< from `Video:`, `Audio:`, ...
-  std::string codec;         ///< "h264", "rawvideo", "aac", "pcm_s16le", "subrip"
-  std::string details;       ///< the whole text after "<Type>: "
-  std::string pix_fmt;       ///< video: "yuv420p", "rgb24"
-  int width = 0;             ///< video: pixels, 0 when not printed
-  int height = 0;            ///< video: pixels, 0 when not printed
-  std::optional<double> fps; ///< "25 fps", else "25 tbr"
-  int sample_rate = 0;          ///< audio: 44100
-  std::string channel_layout;   ///< "stereo", "mono", "5.1(side)", "1 channels"
-  std::string sample_format;    ///< "fltp", "s16"
+  std::string codec;                       ///< "h264", "rawvideo", "aac", "pcm_s16le", "subrip"
+  std::string details;                     ///< the whole text after "<Type>: "
+  std::string pix_fmt;                     ///< video: "yuv420p", "rgb24"
+  int width = 0;                           ///< video: pixels, 0 when not printed
+  int height = 0;                          ///< video: pixels, 0 when not printed
+  std::optional<double> fps;               ///< "25 fps", else "25 tbr"
+  int sample_rate = 0;                     ///< audio: 44100
+  std::string channel_layout;              ///< "stereo", "mono", "5.1(side)", "1 channels"
+  std::string sample_format;               ///< "fltp", "s16"
 };
 
 /// One line under `Stream mapping:` — `  Stream #0:0 -> #0:0 (h264 (native) -> rawvideo (native))`
@@ -121,7 +121,7 @@ struct stream_mapping_entry {
   int output_file = -1;   ///< the N of `-> #N:S`
   int output_stream = -1; ///< the S of `-> #N:S`
   bool copy = false;      ///< `(copy)`: stream copy, no transcoding
-  std::string text;   ///< the whole line, trimmed
+  std::string text;       ///< the whole line, trimmed
 };
 
 /// `Output #0, rawvideo, to 'pipe:':`
@@ -137,17 +137,17 @@ struct output_info {
 /// one of a run has `final` set: from `Lsize=`/`Lq=`, from `progress=end`, or repeated once
 /// from the summary line ffmpeg prints at the end (`video:…kB audio:…kB … muxing overhead`).
 struct progress {
-  std::optional<std::uint64_t> frame; ///< frames written so far (`frame=`)
-  std::optional<double> fps;          ///< frames per second of the encoding (`fps=`)
-  std::optional<double> q;            ///< the first video stream's quantizer (`q=`)
-  std::optional<std::uint64_t> size_bytes;   ///< kB/KiB × 1024 on stats lines
-  std::optional<std::chrono::microseconds> time; ///< may be negative
-  std::optional<double> bitrate_kbps;        ///< `bitrate=`, kbit/s
-  std::optional<double> speed;               ///< 1.0 = realtime
-  std::optional<std::uint64_t> dup;          ///< frames duplicated (`dup=`)
-  std::optional<std::uint64_t> drop;         ///< frames dropped (`drop=`)
+  std::optional<std::uint64_t> frame;               ///< frames written so far (`frame=`)
+  std::optional<double> fps;                        ///< frames per second of the encoding (`fps=`)
+  std::optional<double> q;                          ///< the first video stream's quantizer (`q=`)
+  std::optional<std::uint64_t> size_bytes;          ///< kB/KiB × 1024 on stats lines
+  std::optional<std::chrono::microseconds> time;    ///< may be negative
+  std::optional<double> bitrate_kbps;               ///< `bitrate=`, kbit/s
+  std::optional<double> speed;                      ///< 1.0 = realtime
+  std::optional<std::uint64_t> dup;                 ///< frames duplicated (`dup=`)
+  std::optional<std::uint64_t> drop;                ///< frames dropped (`drop=`)
   std::optional<std::chrono::microseconds> elapsed; ///< ffmpeg 7: elapsed=0:00:12.59
-  bool final = false;                        ///< `Lsize=` line / `progress=end`
+  bool final = false;                               ///< `Lsize=` line / `progress=end`
   /// Filled by the event stream, not the parser: share of the known total, 0 to 100.
   std::optional<double> percent;
   /// Filled by the event stream, not the parser: time left at the current speed.
@@ -239,7 +239,7 @@ private:
 
   enum class section { none, input, output, mapping };
   std::string partial_;
-  bool skip_lf_ = false;     ///< a '\r' ended the last line; a '\n' right after it is no line
+  bool skip_lf_ = false; ///< a '\r' ended the last line; a '\n' right after it is no line
   section section_ = section::none;
   int current_input_ = -1;
   int current_output_ = -1;
@@ -249,7 +249,7 @@ private:
   std::uint64_t fed_ = 0;
   std::string_view current_;
   std::pair<std::size_t, std::size_t> tag_{0, 0};
-  bool tagged_ = false;                        ///< a line of this stream had a [level] tag
+  bool tagged_ = false;                       ///< a line of this stream had a [level] tag
   log_level line_level_ = log_level::unknown; ///< the last line's, for an untagged next line
   /// ffmpeg does not always mark its last stats line (audio-only runs print `size=`, not
   /// `Lsize=`); the summary (`video:…kB audio:…kB …`) tells. Up to 6.x it follows the last

@@ -24,27 +24,27 @@ struct probe_stream {
   int width = 0;               ///< video: width in pixels
   int height = 0;              ///< video: height in pixels
   std::string pix_fmt;         ///< video: "yuv420p"
-  std::optional<double> frame_rate;      ///< video: avg_frame_rate, else r_frame_rate ("30000/1001")
-  std::optional<std::uint64_t> frames;   ///< video: nb_frames, where the container says
-  int sample_rate = 0;                   ///< audio: 44100
-  int channels = 0;                      ///< audio: 2
-  std::string channel_layout;            ///< audio: "stereo"
-  std::string sample_format;             ///< audio: sample_fmt, "fltp"
-  std::optional<double> bit_rate;        ///< bits/s
+  std::optional<double> frame_rate;    ///< video: avg_frame_rate, else r_frame_rate ("30000/1001")
+  std::optional<std::uint64_t> frames; ///< video: nb_frames, where the container says
+  int sample_rate = 0;                 ///< audio: 44100
+  int channels = 0;                    ///< audio: 2
+  std::string channel_layout;          ///< audio: "stereo"
+  std::string sample_format;           ///< audio: sample_fmt, "fltp"
+  std::optional<double> bit_rate;      ///< bits/s
   std::optional<std::chrono::microseconds> duration; ///< the stream's own duration
-  std::string language;                  ///< tags.language
-  bool is_default = false;               ///< disposition.default
-  std::map<std::string, std::string> tags; ///< every tag, as printed
+  std::string language;                              ///< tags.language
+  bool is_default = false;                           ///< disposition.default
+  std::map<std::string, std::string> tags;           ///< every tag, as printed
 };
 
 /// What probe() learns of a file: its container (`-show_format`) and its streams.
 struct media_info {
-  std::string format;          ///< format_name: "mov,mp4,m4a,3gp,3g2,mj2"
-  std::string format_long_name; ///< format_long_name: "QuickTime / MOV"
+  std::string format;                                  ///< format_name: "mov,mp4,m4a,3gp,3g2,mj2"
+  std::string format_long_name;                        ///< format_long_name: "QuickTime / MOV"
   std::optional<std::chrono::microseconds> duration;   ///< the container's duration
   std::optional<std::chrono::microseconds> start_time; ///< the container's start time
-  std::optional<double> bit_rate;        ///< bits/s
-  std::optional<std::uint64_t> size;     ///< bytes
+  std::optional<double> bit_rate;                      ///< bits/s
+  std::optional<std::uint64_t> size;                   ///< bytes
   std::map<std::string, std::string> tags; ///< the container's tags (title, encoder, ...)
   std::vector<probe_stream> streams;       ///< in the file's order
 

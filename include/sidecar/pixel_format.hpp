@@ -20,23 +20,23 @@ struct pixel_component {
 
 /// What sidecar knows of one pixel format: its layout, for frame sizes and plane offsets.
 struct pixel_format_info {
-  std::string_view name;     ///< "yuv420p", "rgb48be"
-  std::string_view alias;    ///< another name ffmpeg accepts ("y400a" for ya8), often empty
-  std::string_view since;    ///< the ffmpeg release whose table it comes from ("5.1", "6.0")
-  int components = 0;        ///< NB_COMPONENTS of `ffmpeg -pix_fmts`
-  int bits_per_pixel = 0;    ///< BITS_PER_PIXEL of `ffmpeg -pix_fmts` (average)
-  int log2_chroma_w = 0;     ///< 1 for 4:2:x horizontally
-  int log2_chroma_h = 0;     ///< 1 for 4:2:0 vertically
+  std::string_view name;  ///< "yuv420p", "rgb48be"
+  std::string_view alias; ///< another name ffmpeg accepts ("y400a" for ya8), often empty
+  std::string_view since; ///< the ffmpeg release whose table it comes from ("5.1", "6.0")
+  int components = 0;     ///< NB_COMPONENTS of `ffmpeg -pix_fmts`
+  int bits_per_pixel = 0; ///< BITS_PER_PIXEL of `ffmpeg -pix_fmts` (average)
+  int log2_chroma_w = 0;  ///< 1 for 4:2:x horizontally
+  int log2_chroma_h = 0;  ///< 1 for 4:2:0 vertically
   std::array<pixel_component, 4> comp{}; ///< the first `components` describe the components
-  bool big_endian = false;   ///< multi-byte components stored big-endian
-  bool paletted = false;     ///< pal8: a 1024-byte palette follows the pixels
-  bool bitstream = false;    ///< pixels smaller than a byte (monow, rgb4)
-  bool hardware = false;     ///< hwaccel surfaces (vaapi, cuda…): never bytes on a pipe
-  bool planar = false;       ///< one plane per component (or chroma pair), not packed
-  bool rgb = false;          ///< RGB-like, not YUV
-  bool alpha = false;        ///< has an alpha component
-  bool bayer = false;        ///< a Bayer mosaic
-  bool floating = false;     ///< components are floats
+  bool big_endian = false;               ///< multi-byte components stored big-endian
+  bool paletted = false;                 ///< pal8: a 1024-byte palette follows the pixels
+  bool bitstream = false;                ///< pixels smaller than a byte (monow, rgb4)
+  bool hardware = false; ///< hwaccel surfaces (vaapi, cuda…): never bytes on a pipe
+  bool planar = false;   ///< one plane per component (or chroma pair), not packed
+  bool rgb = false;      ///< RGB-like, not YUV
+  bool alpha = false;    ///< has an alpha component
+  bool bayer = false;    ///< a Bayer mosaic
+  bool floating = false; ///< components are floats
 };
 
 /// Every format of the table, sorted by name.

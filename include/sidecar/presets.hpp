@@ -25,7 +25,7 @@ struct rtmp_push_options {
   std::string video_codec = "libx264"; ///< -c:v CODEC ("copy": send the input's video as is)
   std::string preset = "veryfast";     ///< -preset NAME: encoder speed against compression
   std::string tune = "zerolatency";    ///< -tune NAME: no lookahead, no B-frame delay
-  std::string video_bitrate = "3M";   ///< -b:v RATE
+  std::string video_bitrate = "3M";    ///< -b:v RATE
   /// -g N: at most N frames between keyframes; a player joining the stream waits for one.
   /// 50 is 2 s at 25 fps, what streaming services ask for; use twice your frame rate.
   std::optional<unsigned> gop = 50;

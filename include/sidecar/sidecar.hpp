@@ -18,7 +18,9 @@
 #include <sidecar/pixel_format.hpp>
 #include <sidecar/presets.hpp>
 #include <sidecar/probe.hpp>
+#include <sidecar/read_all.hpp>
 #include <sidecar/relay.hpp>
+#include <sidecar/run_sync.hpp>
 #include <sidecar/tcp_ingest.hpp>
 #include <sidecar/tee.hpp>
 #include <sidecar/version.hpp>

@@ -167,4 +167,25 @@ auto async_connect_with_retry(const Executor& ex, asio::ip::tcp::endpoint to,
       ex, [to, timeout] { return connect_with_retry(to, timeout); }, std::forward<Token>(token));
 }
 
+/// Waits until a process of `process_group` (a child's id(): sidecar's children lead their
+/// own group) listens on TCP `port`, any address: the moment a server that ffmpeg runs
+/// (`-listen 1` for RTMP, `tcp://HOST:PORT?listen`) can take its client. It reads the
+/// kernel's socket tables and never connects (a `-listen 1` server takes one client only).
+/// errc::timed_out past `timeout`; errc::process_failed when no process of the group runs any
+/// more (the server ended first: its wait() has the reason); cancelled:
+/// asio::error::operation_aborted.
+asio::awaitable<expected<void>>
+wait_listening(pid_t process_group, unsigned short port,
+               std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+/// The same through any completion token, on `ex`: void(std::error_code).
+template <detail::executor_like Executor, class Token = asio::default_completion_token_t<Executor>>
+auto async_wait_listening(const Executor& ex, pid_t process_group, unsigned short port,
+                          std::chrono::milliseconds timeout,
+                          Token&& token = asio::default_completion_token_t<Executor>()) {
+  return detail::async_spawned<expected<void>>(
+      ex, [process_group, port, timeout] { return wait_listening(process_group, port, timeout); },
+      std::forward<Token>(token));
+}
+
 } // namespace sidecar

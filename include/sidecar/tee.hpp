@@ -32,8 +32,8 @@ struct tee_options {
   std::size_t high_water = 4 * 1024 * 1024;
   /// A sink that fails: drop it and go on with the others, or stop everything.
   enum class on_sink_error {
-    drop,     ///< drop the sink, report it in tee_result, go on
-    fail_all, ///< stop the tee; the first failure is its error
+    drop,                           ///< drop the sink, report it in tee_result, go on
+    fail_all,                       ///< stop the tee; the first failure is its error
   } on_error = on_sink_error::drop; ///< what a failing sink does to the others
   /// Half-close every sink at the end (see relay_options::close_sink).
   bool close_sinks = true;

@@ -1,6 +1,7 @@
 // The command builder: aliases, the prompt and log-level guards, display quoting and masking.
 #include <sidecar/command.hpp>
 
+#include "base64.hpp"
 #include "number_text.hpp"
 #include "secrets.hpp"
 
@@ -87,6 +88,9 @@ command& command::input(std::string_view path_or_url) {
 }
 command& command::output(std::string_view path_or_url) {
   return arg(as_path(path_or_url));
+}
+command& command::input_data(std::string_view mime, std::string_view bytes) {
+  return input("data:" + std::string(mime) + ";base64," + detail::base64(bytes));
 }
 command& command::overwrite() {
   return arg("-y");

@@ -89,4 +89,23 @@ command& hls_output(command& cmd, const std::filesystem::path& dir, hls_options 
   return cmd.output((dir / o.playlist).string());
 }
 
+command& command::rtmp_push(std::string_view url) {
+  return sidecar::rtmp_push(*this, url);
+}
+command& command::rtmp_push(std::string_view url, const rtmp_push_options& options) {
+  return sidecar::rtmp_push(*this, url, options);
+}
+command& command::rtmp_listen(std::string_view url) {
+  return sidecar::rtmp_listen(*this, url);
+}
+command& command::rtmp_listen(std::string_view url, const rtmp_listen_options& options) {
+  return sidecar::rtmp_listen(*this, url, options);
+}
+command& command::hls_output(const std::filesystem::path& dir) {
+  return sidecar::hls_output(*this, dir);
+}
+command& command::hls_output(const std::filesystem::path& dir, const hls_options& options) {
+  return sidecar::hls_output(*this, dir, options);
+}
+
 } // namespace sidecar

@@ -2,6 +2,7 @@
 // RTMP keys, the documented secret options), and masking them wherever they reappear.
 #include <sidecar/command.hpp>
 
+#include "base64.hpp"
 #include "secrets.hpp"
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 
 namespace sidecar {
 
+using detail::base64;
 using detail::mask;
 
 namespace {
@@ -95,23 +97,6 @@ std::string percent_decoded(std::string_view s) {
     } else {
       out.push_back(s[i]);
     }
-  }
-  return out;
-}
-
-std::string base64(std::string_view s) {
-  static constexpr char digits[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((s.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < s.size(); i += 3) {
-    std::uint32_t n = static_cast<unsigned char>(s[i]) << 16;
-    if (i + 1 < s.size()) n |= static_cast<unsigned char>(s[i + 1]) << 8;
-    if (i + 2 < s.size()) n |= static_cast<unsigned char>(s[i + 2]);
-    out.push_back(digits[(n >> 18) & 63]);
-    out.push_back(digits[(n >> 12) & 63]);
-    out.push_back(i + 1 < s.size() ? digits[(n >> 6) & 63] : '=');
-    out.push_back(i + 2 < s.size() ? digits[n & 63] : '=');
   }
   return out;
 }

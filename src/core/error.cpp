@@ -3,6 +3,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <ostream>
 #include <sys/wait.h>
 
 namespace sidecar {
@@ -87,6 +88,10 @@ error& error::prefix(std::string_view what) {
 tl::unexpected<error> fail_errno(std::string message, int err) {
   return tl::unexpected<error>(error(std::error_code(err, std::system_category()),
                                      std::move(message)));
+}
+
+std::ostream& operator<<(std::ostream& out, const error& e) {
+  return out << e.message();
 }
 
 } // namespace sidecar

@@ -224,6 +224,10 @@ std::optional<frame> pick_frame(event&& e) {
   if (auto* f = std::get_if<frame>(&e)) return std::move(*f);
   return std::nullopt;
 }
+std::optional<chunk> pick_chunk(event&& e) {
+  if (auto* c = std::get_if<chunk>(&e)) return std::move(*c);
+  return std::nullopt;
+}
 std::optional<progress> pick_progress(event&& e) {
   if (auto* p = std::get_if<progress>(&e)) return std::move(*p);
   return std::nullopt;
@@ -297,6 +301,10 @@ asio::awaitable<std::optional<frame>> next_frame(stream_ref s) {
   return pull_one<frame, pick_frame>(std::move(s), "next_frame cancelled");
 }
 
+asio::awaitable<std::optional<chunk>> next_chunk(stream_ref s) {
+  return pull_one<chunk, pick_chunk>(std::move(s), "next_chunk cancelled");
+}
+
 asio::awaitable<std::optional<progress>> next_progress(stream_ref s) {
   return pull_one<progress, pick_progress>(std::move(s), "next_progress cancelled");
 }
@@ -332,6 +340,10 @@ asio::awaitable<std::optional<event>> ffmpeg_child::next_event() {
 
 asio::awaitable<std::optional<frame>> ffmpeg_child::next_frame() {
   return detail::ops::next_frame(state_);
+}
+
+asio::awaitable<std::optional<chunk>> ffmpeg_child::next_chunk() {
+  return detail::ops::next_chunk(state_);
 }
 
 asio::awaitable<std::optional<progress>> ffmpeg_child::next_progress() {

@@ -21,6 +21,12 @@ std::vector<const stream_info*> metadata::output_streams(int index) const {
   return r;
 }
 
+std::optional<std::chrono::microseconds> metadata::duration(int index) const {
+  for (const auto& d : durations)
+    if (d.input_index == index) return d.duration;
+  return std::nullopt;
+}
+
 std::vector<const stream_info*> metadata::input_streams(int index) const {
   std::vector<const stream_info*> r;
   for (const auto& s : streams)

@@ -243,6 +243,27 @@ bool children_run() {
   return any_runs([self](pid_t parent, pid_t) { return parent == self; });
 }
 
+// The inodes of the TCP sockets listening on `port` (any local address, IPv4 and IPv6).
+std::vector<unsigned long> listening_inodes(unsigned short port) {
+  std::vector<unsigned long> out;
+  for (bool v6 : {false, true}) {
+    std::ifstream in(v6 ? "/proc/self/net/tcp6" : "/proc/self/net/tcp");
+    if (!in) continue;
+    std::string line;
+    std::getline(in, line); // the header
+    while (std::getline(in, line)) {
+      unsigned l_port = 0, state = 0;
+      unsigned long inode = 0;
+      if (std::sscanf(line.c_str(),
+                      " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*d %lu",
+                      &l_port, &state, &inode) != 3)
+        continue;
+      if (l_port == port && state == 0x0A && inode != 0) out.push_back(inode); // 0A: LISTEN
+    }
+  }
+  return out;
+}
+
 void refuse(detail::ingest_output& out, tcp::socket& s, const std::string& from,
             const std::string& why) {
   std::error_code ignored;
@@ -578,6 +599,28 @@ connect_with_retry(asio::ip::tcp::endpoint to, std::chrono::milliseconds timeout
     if (auto pause = co_await retry.pause()) // cancelled
       co_return fail(pause,
                      "connecting to " + to.address().to_string() + ":" + std::to_string(to.port()));
+  }
+}
+
+asio::awaitable<expected<void>> wait_listening(pid_t process_group, unsigned short port,
+                                               std::chrono::milliseconds timeout) {
+  auto ex = co_await asio::this_coro::executor;
+  const std::string what = "waiting for process group " + std::to_string(process_group) +
+                           " to listen on TCP port " + std::to_string(port);
+  detail::backoff retry(ex, timeout, std::chrono::milliseconds(5));
+  for (;;) {
+    for (auto inode : listening_inodes(port)) {
+      auto groups = groups_holding(inode);
+      if (std::find(groups.begin(), groups.end(), process_group) != groups.end())
+        co_return expected<void>{};
+    }
+    if (!group_runs(process_group))
+      co_return fail(errc::process_failed, what + ": the group ended first (its wait() says why)");
+    if (retry.expired())
+      co_return fail(errc::timed_out, what + ": nothing of it listened within " +
+                                          std::to_string(timeout.count()) + " ms");
+    if (auto pause = co_await retry.pause()) // cancelled
+      co_return fail(pause, what);
   }
 }
 

@@ -50,7 +50,8 @@ asio::awaitable<int> run() {
   }
 
   // stdout as a byte stream, through tee into two files.
-  auto enc = sidecar::command{}.hide_banner().testsrc().frames(5).format("nut").output("-").spawn(ex);
+  auto enc =
+      sidecar::command{}.hide_banner().testsrc().frames(5).format("nut").output("-").spawn(ex);
   if (!enc) {
     std::cerr << enc.error().message() << '\n';
     co_return 2;

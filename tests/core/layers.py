@@ -12,14 +12,14 @@ ROOT = sys.argv[1] if len(sys.argv) > 1 else os.getcwd()
 HEADERS = {
     'core': ['error.hpp', 'exit_status.hpp', 'find_executable.hpp', 'detail/unique_fd.hpp',
              'detail/buffer_pool.hpp', 'detail/wakeup.hpp', 'with_timeout.hpp', 'async.hpp',
-             'detail/asio_config.hpp', 'version.hpp'],  # version.hpp: generated (version.hpp.in)
+             'detail/asio_config.hpp', 'version.hpp', 'run_sync.hpp'],  # version.hpp: generated (version.hpp.in)
     'log': ['log.hpp', 'detail/error_record.hpp'],
     'command': ['binary.hpp', 'command.hpp', 'capabilities.hpp', 'presets.hpp'],
     'process': ['child.hpp', 'detail/child_state.hpp'],
     'events': ['events.hpp', 'ffmpeg_child.hpp', 'pixel_format.hpp', 'ffplay.hpp'],
     'probe': ['probe.hpp', 'media_info.hpp'],
     'io': ['relay.hpp', 'tee.hpp', 'file_stream.hpp', 'named_pipe.hpp', 'tcp_ingest.hpp',
-           'hls.hpp', 'pipeline.hpp'],
+           'hls.hpp', 'pipeline.hpp', 'read_all.hpp'],
     'umbrella': ['sidecar.hpp'],
 }
 # What each layer may include besides itself (README's "Layers, as the build enforces them").

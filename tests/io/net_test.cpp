@@ -99,7 +99,7 @@ TEST_CASE("named_pipe: a reader opened before any writer sees the data, then EOF
                                  asio::use_awaitable);
       writer->close();
     };
-    auto text = co_await (read_all(*reader) && write_later());
+    auto text = co_await (read_text(*reader) && write_later());
     co_return text;
   }());
   CHECK(got == "hello fifo");
@@ -156,7 +156,7 @@ TEST_CASE("named_pipe: ffmpeg writes two FIFOs alternately, no deadlock, exact b
                   .output(audio->path().string())
                   .spawn(ex);
     REQUIRE(ff);
-    auto [v, a] = co_await (read_all(*video) && read_all(*audio));
+    auto [v, a] = co_await (read_text(*video) && read_text(*audio));
     auto st = co_await ff->wait();
     CHECK(st);
     co_return std::pair{v.size(), a.size()};
@@ -222,7 +222,7 @@ TEST_CASE("tcp_ingest: outputs that start at different times are told apart", "[
       // children[2 - k] was started for output k (in reverse order)
       auto c = co_await accept_from(*in, k, by_group ? children[2 - k].id() : 0);
       REQUIRE(c);
-      out[k] = co_await read_all(*c);
+      out[k] = co_await read_text(*c);
     }
     co_return out;
   }());
@@ -275,7 +275,7 @@ TEST_CASE("ffmpeg as the server: connect_with_retry until it listens", "[net]") 
     auto s =
         co_await connect_with_retry(tcp::endpoint(asio::ip::address_v4::loopback(), *port), 10s);
     REQUIRE(s);
-    auto data = co_await read_all(*s);
+    auto data = co_await read_text(*s);
     auto st = co_await ff->wait();
     CHECK(st);
     co_return data.size();

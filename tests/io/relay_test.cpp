@@ -139,7 +139,7 @@ TEST_CASE("relay: ffmpeg stdout into another ffmpeg's stdin, spliced, bytes inta
     // What the producer's 50 frames hash to, from ffmpeg itself without any relay.
     auto reference = producer_md5(50).spawn(ex);
     REQUIRE(reference);
-    const auto expected_md5 = co_await read_all(reference->take_stdout());
+    const auto expected_md5 = co_await read_text(reference->take_stdout());
     CHECK((co_await reference->wait()));
     REQUIRE(expected_md5.rfind("MD5=", 0) == 0);
 
@@ -150,7 +150,7 @@ TEST_CASE("relay: ffmpeg stdout into another ffmpeg's stdin, spliced, bytes inta
     REQUIRE(sidecar::detail::can_splice(from->take_stdout().native_handle(),
                                         to->stdin_pipe().native_handle()));
     auto [moved, frames, md5] = co_await (relay(from->take_stdout(), to->stdin_pipe()) &&
-                                          last_frame_count(*to) && read_all(to->take_stdout()));
+                                          last_frame_count(*to) && read_text(to->take_stdout()));
     REQUIRE(moved);
     CHECK(*moved == 50 * frame_bytes);
     CHECK(frames == 50);
@@ -191,7 +191,7 @@ TEST_CASE("relay: a known payload spliced pipe to pipe arrives intact", "[io]") 
     };
     relay_options o;
     o.chunk_size = 100 * 1000; // several splice calls, none pipe-sized
-    auto [n, text] = co_await (send() && relay(in_r, out_w, o) && read_all(out_r));
+    auto [n, text] = co_await (send() && relay(in_r, out_w, o) && read_text(out_r));
     co_return std::pair{std::move(n), std::move(text)};
   }());
   REQUIRE(moved);

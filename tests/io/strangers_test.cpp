@@ -176,7 +176,7 @@ awaitable<std::string> take_over_attempt(std::optional<uid_t> as_uid, bool by_gr
   auto c = co_await accept_from(*in, 0, by_group ? ff->id() : 0);
   ff->close_stdin();
   if (!c) FAIL(c.error().message());
-  auto data = co_await read_all(*c);
+  auto data = co_await read_text(*c);
   auto st = co_await ff->wait();
   CHECK(st);
   CHECK(data == frames_in);
@@ -238,7 +238,7 @@ TEST_CASE("tcp_ingest: when only strangers connect, accept times out saying whom
                                         stranger::ending::wait_for_close));
         auto c = co_await accept_from(*in, 0, root ? 0 : ::getpid() + 100000);
         if (!c) co_return tl::unexpected(c.error());
-        co_return co_await read_all(*c);
+        co_return co_await read_text(*c);
       }(),
       30s);
   REQUIRE_FALSE(r);
@@ -366,7 +366,7 @@ TEST_CASE("tcp_ingest: a short output closed before it was checked is taken once
           block_until_exited(ff->id());
           auto c = co_await accept_from(*in, 0, by_group ? ff->id() : 0);
           if (!c) FAIL(c.error().message());
-          auto got = co_await read_all(*c);
+          auto got = co_await read_text(*c);
           auto st = co_await ff->wait();
           CHECK(st);
           co_return got;
@@ -400,7 +400,7 @@ TEST_CASE("tcp_ingest: two connections closed before they were checked are both 
           block_until_exited(ff->id());
           auto c = co_await accept_from(*in, k, k == 0 ? ff->id() : 0);
           if (c)
-            got[k] = co_await read_all(*c);
+            got[k] = co_await read_text(*c);
           else
             got[k] = tl::unexpected(c.error());
           auto st = co_await ff->wait();

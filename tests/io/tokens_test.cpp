@@ -211,7 +211,7 @@ TEST_CASE("io operations through tokens: open_write, accept, connect_with_retry,
     asio::connect_pipe(rd, wr);
     auto op = async_relay(sock, wr, relay_options{}, asio::experimental::deferred);
     // (&& flattens the relay's (ec, n) and the text read into one tuple)
-    auto [rec, moved, text] = co_await (std::move(op)(tuple) && read_all(rd));
+    auto [rec, moved, text] = co_await (std::move(op)(tuple) && read_text(rd));
     out.relay_ec = rec;
     out.moved = moved;
     out.read = text.size();

@@ -5,10 +5,11 @@
 // translation unit that sets no flags at all.
 #pragma once
 
-#if defined(__clang__) && !defined(ASIO_HAS_CO_AWAIT) && !defined(ASIO_DISABLE_CO_AWAIT) && \
+#if defined(__clang__) && !defined(ASIO_HAS_CO_AWAIT) && !defined(ASIO_DISABLE_CO_AWAIT) &&        \
     defined(__cpp_impl_coroutine) && __has_include(<coroutine>)
 #if defined(ASIO_DETAIL_CONFIG_HPP)
-#error "sidecar with clang: include a sidecar header before any Asio header, or define ASIO_HAS_CO_AWAIT=1 and ASIO_HAS_STD_COROUTINE=1 (Asio was configured without coroutines)"
+#error                                                                                             \
+    "sidecar with clang: include a sidecar header before any Asio header, or define ASIO_HAS_CO_AWAIT=1 and ASIO_HAS_STD_COROUTINE=1 (Asio was configured without coroutines)"
 #endif
 #define ASIO_HAS_CO_AWAIT 1
 #define ASIO_HAS_STD_COROUTINE 1
