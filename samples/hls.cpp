@@ -9,11 +9,14 @@ namespace fs = std::filesystem;
 using sidecar::unexpected;
 
 asio::awaitable<sidecar::expected<sidecar::hls_playlist>> write_hls(fs::path dir) {
+  // The executor first: g++ 12 destroys a braced temporary ({.segment_seconds = 2}) twice in
+  // a statement that also has a co_await.
+  auto ex = co_await asio::this_coro::executor;
   auto ff = sidecar::command{}.hide_banner()
                 .format("lavfi").input("testsrc=size=640x360:rate=25")
                 .format("lavfi").input("sine=frequency=440:sample_rate=44100")
                 .duration("6").hls_output(dir, {.segment_seconds = 2})
-                .spawn(co_await asio::this_coro::executor);
+                .spawn(ex);
   if (!ff) co_return unexpected(ff.error());
   if (auto st = co_await ff->wait(); !st) co_return unexpected(st.error());
   // Every segment the playlist lists is there and not empty (ffmpeg 5.1 exits 0 when its
