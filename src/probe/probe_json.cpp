@@ -29,6 +29,14 @@ std::string text(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// A count (bytes, frames): a whole number that fits in 64 bits, else nothing. (A double past
+// 2^64 converted to an integer is undefined behaviour: "size": "3e108" reached it.)
+std::optional<std::uint64_t> count(const json& j, const char* key) {
+  auto v = number(j, key);
+  if (!v || *v < 0 || *v >= 18446744073709551616.0) return std::nullopt;
+  return static_cast<std::uint64_t>(*v);
+}
+
 int integer(const json& j, const char* key) {
   auto v = number(j, key);
   return v && *v >= 0 && *v < 1e9 ? static_cast<int>(*v) : 0;
@@ -82,8 +90,7 @@ expected<media_info> parse_probe_json(std::string_view input) {
       m.duration = seconds(*f, "duration");
       m.start_time = seconds(*f, "start_time");
       m.bit_rate = number(*f, "bit_rate");
-      if (auto size = number(*f, "size"); size && *size >= 0)
-        m.size = static_cast<std::uint64_t>(*size);
+      m.size = count(*f, "size");
       m.tags = tags(*f);
     }
     if (auto ss = doc.find("streams"); ss != doc.end()) {
@@ -101,7 +108,7 @@ expected<media_info> parse_probe_json(std::string_view input) {
         p.pix_fmt = text(s, "pix_fmt");
         p.frame_rate = rate(s, "avg_frame_rate");
         if (!p.frame_rate) p.frame_rate = rate(s, "r_frame_rate");
-        if (auto n = number(s, "nb_frames"); n && *n >= 0) p.frames = static_cast<std::uint64_t>(*n);
+        p.frames = count(s, "nb_frames");
         p.sample_rate = integer(s, "sample_rate");
         p.channels = integer(s, "channels");
         p.channel_layout = text(s, "channel_layout");

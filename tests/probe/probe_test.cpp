@@ -107,6 +107,27 @@ TEST_CASE("malformed JSON is an error, never an exception", "[probe]") {
   CHECK(odd->streams[0].width == 0);
 }
 
+// Found by the 10 M-execution fuzz run (build-fuzz-undefined/crashes/probe_json-crash-171d…):
+// a size of 3e108 was converted to an integer, undefined behaviour.
+TEST_CASE("absurd counts are no counts", "[probe]") {
+  auto m = parse_probe_json(
+      "{\"format\": {\"size\": \"3077777777777777777777777777777777777777777777777777777777\"},"
+      " \"streams\": [{\"nb_frames\": 1e30}, {\"nb_frames\": \"-5\"}, {\"nb_frames\": \"18446744073709551616\"},"
+      " {\"nb_frames\": \"250\"}]}");
+  REQUIRE(m);
+  CHECK_FALSE(m->size);
+  REQUIRE(m->streams.size() == 4);
+  CHECK_FALSE(m->streams[0].frames);
+  CHECK_FALSE(m->streams[1].frames);
+  CHECK_FALSE(m->streams[2].frames); // 2^64: one past the largest count
+  REQUIRE(m->streams[3].frames);
+  CHECK(*m->streams[3].frames == 250);
+  auto big = parse_probe_json("{\"format\": {\"size\": \"18446744073709549568\"}}"); // < 2^64
+  REQUIRE(big);
+  REQUIRE(big->size);
+  CHECK(*big->size == 18446744073709549568ull);
+}
+
 TEST_CASE("probe a file made with ffmpeg", "[probe]") {
   temp_dir dir;
   auto path = dir / "made.mp4";
