@@ -165,7 +165,7 @@ public:
   /// How it ended, once reaped.
   const std::optional<exit_status>& status() const noexcept { return state_->status; }
 
-  /// The program's ends of the child's stdio; closed when that stream was not a pipe.
+  /// The write end of the child's stdin (closed unless spawn_options::in was a pipe).
   asio::writable_pipe& stdin_pipe() noexcept { return state_->in; }
   /// The read end of the child's stdout (closed unless spawn_options::out was a pipe).
   asio::readable_pipe& stdout_pipe() noexcept { return state_->out; }

@@ -72,22 +72,29 @@ public:
 
   // --- main options -----------------------------------------------------------------------
   command& format(std::string_view name); ///< -f NAME
-  /// A path starting with '-' ("-report.mp4") is passed as file:PATH, so that ffmpeg never
-  /// takes it for an option; "-" alone is stdin / stdout.
-  command& input(std::string_view path_or_url);  ///< -i PATH ("-" or "pipe:0" for stdin)
-  command& output(std::string_view path_or_url); ///< PATH, positional ("-" for stdout)
+  // A path starting with '-' ("-report.mp4") is passed as file:PATH, so that ffmpeg never
+  // takes it for an option; "-" alone is stdin / stdout.
+  /// -i PATH ("-" or "pipe:0" for stdin; a path starting with '-' goes as file:PATH).
+  command& input(std::string_view path_or_url);
+  /// PATH, positional ("-" for stdout; a path starting with '-' goes as file:PATH).
+  command& output(std::string_view path_or_url);
   /// -i of anything with a path(): a named_pipe (its FIFO), ...
   template <class Pipe>
   requires requires(const Pipe& p) {
     { p.path() } -> std::convertible_to<const std::filesystem::path&>;
   }
   command& input(const Pipe& pipe) { return input(std::string_view(pipe.path().native())); }
-  /// An output to anything with a path(): a named_pipe (its FIFO), ...
+  /// An output to anything with a path(): a named_pipe (its FIFO), ... The FIFO exists, so
+  /// this adds -y unless -y or -n was given: with the -n that argv() adds otherwise, ffmpeg
+  /// would refuse the "existing file" and the reader would wait for a writer that never comes.
   template <class Pipe>
   requires requires(const Pipe& p) {
     { p.path() } -> std::convertible_to<const std::filesystem::path&>;
   }
-  command& output(const Pipe& pipe) { return output(std::string_view(pipe.path().native())); }
+  command& output(const Pipe& pipe) {
+    if (!has_option("-y") && !has_option("-n")) arg("-y");
+    return output(std::string_view(pipe.path().native()));
+  }
   /// Output `k` of anything with url(k): a tcp_ingest (`tcp://127.0.0.(k+1):PORT`), ...
   template <class Ingest>
   requires requires(const Ingest& i, std::size_t k) {
@@ -96,8 +103,9 @@ public:
   command& output(const Ingest& ingest, std::size_t k) {
     return output(std::string_view(ingest.url(k)));
   }
-  /// -i data:MIME;base64,... : a small input given inline (subtitles, a playlist, an image)
-  /// with no file; set its format first when ffmpeg cannot guess it (`.format("srt")`).
+  /// -i data:MIME;base64,... : a small input given inline (a subtitle, a still image) with no
+  /// file; set its format first when ffmpeg cannot guess it (`.format("srt")`). Linux limits
+  /// one argument to 128 KiB, so about 96 KiB of bytes at most: spawn fails (E2BIG) past it.
   command& input_data(std::string_view mime, std::string_view bytes);
   command& overwrite();                            ///< -y
   command& no_overwrite();                         ///< -n
@@ -108,8 +116,8 @@ public:
   command& filter(std::string_view filtergraph);   ///< -filter GRAPH
   command& progress_url(std::string_view url);     ///< -progress URL (key=value progress)
 
-  /// Times take ffmpeg's duration syntax ("12.5", "00:01:02.5", "-3") or a std::chrono
-  /// duration, written as seconds to microsecond precision ("12.5").
+  // Times take ffmpeg's duration syntax ("12.5", "00:01:02.5", "-3") or a std::chrono
+  // duration, written as seconds to microsecond precision ("12.5").
   command& duration(std::string_view d);          ///< -t
   command& to(std::string_view position);         ///< -to
   command& seek(std::string_view position);       ///< -ss
@@ -198,40 +206,42 @@ public:
   }
 
   // --- secrets ----------------------------------------------------------------------------
-  /// A command remembers the secrets it carries as its arguments are added, so that they are
-  /// masked ("***") wherever they reappear: in to_string() (command_line()), and in every
-  /// line ffmpeg prints — log_line events, stderr_lines(), error lines and messages, metadata
-  /// URLs and mapping — even where ffmpeg prints them without a URL around them (at debug
-  /// level rtmpproto prints "fname = KEY" and "Sending publish command for 'KEY'", the http
-  /// protocol its request line with the query and its headers). What it learns:
-  ///  - in every URL of any argument (inputs, outputs, option values, tee outputs): the
-  ///    userinfo's password (user:PASSWORD@), a userinfo without ':' whole (https://TOKEN@),
-  ///    and the HTTP Basic credentials ffmpeg derives from it (base64 of user:password);
-  ///    an RTMP URL's stream key, everything after the application up to the query
-  ///    (rtmp://host/app/KEY), and its last segment, as rtmpproto prints it (playpath, fname);
-  ///    the values of query parameters that name a credential: streamid (SRT), cid (YouTube's
-  ///    HLS ingest), and any name containing key, token, pass, pwd, secret, auth, sig or cred
-  ///    (access_token, api_key, passphrase, X-Amz-Signature, ...); percent-decoded too;
-  ///  - the value of an option that carries a secret by itself:
-  ///    -rtmp_playpath, -rtmp_conn (each AMF value in it, "S:VALUE"), -headers (the value of
-  ///    each Authorization, Proxy-Authorization or credential-named header, less its scheme:
-  ///    "Bearer ***"; each cookie's value in a Cookie header), -cookies (each cookie's value),
-  ///    -decryption_key, -encryption_key, -hls_enc_key, -key (crypto protocol),
-  ///    -activation_bytes, -audible_key (mov), -passphrase, -streamid, -srt_streamid (SRT),
-  ///    -srtp_in_params, -srtp_out_params, -password, -authorization (WHIP), and any option
-  ///    whose name contains "token" or "secret"; to_string() shows these values as '***';
-  ///  - what secret() is given.
-  /// A value shorter than min_secret_length is not remembered: masking "abc" or "1" in every
-  /// line would mangle the log and hide nothing worth hiding. It is still masked in
-  /// to_string() when it sits in a URL or follows a secret option. A remembered value is
-  /// masked wherever it occurs, also inside other words: a stream key that is a common word
-  /// ("stream", "live") masks that word in ffmpeg's lines too.
+  // A command remembers the secrets it carries as its arguments are added, so that they are
+  // masked ("***") wherever they reappear: in to_string() (command_line()), and in every
+  // line ffmpeg prints — log_line events, stderr_lines(), error lines and messages, metadata
+  // URLs and mapping — even where ffmpeg prints them without a URL around them (at debug
+  // level rtmpproto prints "fname = KEY" and "Sending publish command for 'KEY'", the http
+  // protocol its request line with the query and its headers). What it learns:
+  //  - in every URL of any argument (inputs, outputs, option values, tee outputs): the
+  //    userinfo's password (user:PASSWORD@), a userinfo without ':' whole (https://TOKEN@),
+  //    and the HTTP Basic credentials ffmpeg derives from it (base64 of user:password);
+  //    an RTMP URL's stream key, everything after the application up to the query
+  //    (rtmp://host/app/KEY), and its last segment, as rtmpproto prints it (playpath, fname);
+  //    the values of query parameters that name a credential: streamid (SRT), cid (YouTube's
+  //    HLS ingest), and any name containing key, token, pass, pwd, secret, auth, sig or cred
+  //    (access_token, api_key, passphrase, X-Amz-Signature, ...); percent-decoded too;
+  //  - the value of an option that carries a secret by itself:
+  //    -rtmp_playpath, -rtmp_conn (each AMF value in it, "S:VALUE"), -headers (the value of
+  //    each Authorization, Proxy-Authorization or credential-named header, less its scheme:
+  //    "Bearer ***"; each cookie's value in a Cookie header), -cookies (each cookie's value),
+  //    -decryption_key, -encryption_key, -hls_enc_key, -key (crypto protocol),
+  //    -activation_bytes, -audible_key (mov), -passphrase, -streamid, -srt_streamid (SRT),
+  //    -srtp_in_params, -srtp_out_params, -password, -authorization (WHIP), and any option
+  //    whose name contains "token" or "secret"; to_string() shows these values as '***';
+  //  - what secret() is given.
+  // A value shorter than min_secret_length is not remembered: masking "abc" or "1" in every
+  // line would mangle the log and hide nothing worth hiding. It is still masked in
+  // to_string() when it sits in a URL or follows a secret option. A remembered value is
+  // masked wherever it occurs, also inside other words: a stream key that is a common word
+  // ("stream", "live") masks that word in ffmpeg's lines too.
+  /// Secrets shorter than this many bytes are not remembered (see the comment above).
   static constexpr std::size_t min_secret_length = 4;
   /// Remembers a secret the command carries in a way it cannot know (an argument built from
   /// a token, a key in a filter option, ...); adds no argument.
   command& secret(std::string_view value);
   /// Every remembered secret, longest first (so a key is masked before a part of it), each
-  /// once. The event stream takes a copy at spawn.
+  /// once. The event stream takes a copy at spawn and masks them in every line, event and
+  /// error; what a command learns is listed in this header, above min_secret_length.
   const std::vector<std::string>& secrets() const noexcept { return secrets_; }
 
   /// Writes to_string() and a newline; chains like ffmpeg-sidecar's print_command.

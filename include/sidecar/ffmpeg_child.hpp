@@ -113,8 +113,8 @@ public:
   /// @{
   /// The operations above for any completion token (sidecar/async.hpp). Each completes with
   /// void(std::error_code, T) on the handler's associated executor:
-  /// async_next_event/_frame/_progress give asio::error::eof once the stream has ended (where
-  /// the short forms give nullopt) and asio::error::operation_aborted when cancelled (where
+  /// async_next_event/_frame/_chunk/_progress give asio::error::eof once the stream has ended
+  /// (where the short forms give nullopt) and asio::error::operation_aborted when cancelled (where
   /// they throw it); the cancellation types stop the child as above. async_wait gives the exit
   /// status also when it fails (errc::process_failed, errc::cancelled: error_lines() has
   /// ffmpeg's reason). As with Asio's own objects, the default token is the executor's

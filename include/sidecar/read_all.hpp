@@ -12,7 +12,9 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
+#include <asio/cancellation_state.hpp>
 #include <asio/error.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -24,15 +26,20 @@
 
 namespace sidecar {
 
+
 /// Reads `source` to its end, discarding the bytes: how many there were. For outputs whose
 /// size is what matters (a test, a meter).
 template <class Source> asio::awaitable<expected<std::uint64_t>> count_bytes(Source& source) {
+  co_await asio::this_coro::throw_if_cancelled(false); // cancellation comes as a value
   std::vector<char> buf(64 * 1024);
   std::uint64_t n = 0;
   for (;;) {
     auto [ec, got] = co_await source.async_read_some(
         asio::buffer(buf), asio::experimental::as_tuple(asio::use_awaitable));
     n += got;
+    asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+    if (!ec && cs.cancelled() != asio::cancellation_type::none)
+      ec = asio::error::operation_aborted; // it came between the read and this resumption
     if (ec == asio::error::eof) co_return n;
     if (ec) co_return fail(ec, "reading after " + std::to_string(n) + " bytes");
   }
@@ -43,6 +50,7 @@ template <class Source> asio::awaitable<expected<std::uint64_t>> count_bytes(Sou
 template <class Source>
 asio::awaitable<expected<std::string>> read_all(Source& source,
                                                 std::size_t limit = std::size_t{16} << 20) {
+  co_await asio::this_coro::throw_if_cancelled(false); // cancellation comes as a value
   std::string out;
   std::array<char, 16 * 1024> buf;
   for (;;) {
@@ -52,6 +60,9 @@ asio::awaitable<expected<std::string>> read_all(Source& source,
       co_return fail(errc::bad_argument,
                      "read_all: the stream has more than " + std::to_string(limit) + " bytes");
     out.append(buf.data(), got);
+    asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+    if (!ec && cs.cancelled() != asio::cancellation_type::none)
+      ec = asio::error::operation_aborted; // it came between the read and this resumption
     if (ec == asio::error::eof) co_return out;
     if (ec) co_return fail(ec, "reading after " + std::to_string(out.size()) + " bytes");
   }

@@ -18,9 +18,11 @@
 #include <asio/awaitable.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
-#include <asio/use_future.hpp>
 
 #include <chrono>
+#include <exception>
+#include <optional>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -43,13 +45,32 @@ template <class T> asio::awaitable<expected<T>> as_expected(asio::awaitable<T> j
 /// The type of sidecar::run_sync (a function object, so that argument-dependent lookup never
 /// finds it). The name follows run_to_end_sync(): the calling thread blocks.
 struct run_sync_fn {
-  /// Runs `job` on a private io_context until it, and everything it started, has ended, and
-  /// returns its value; an exception that escapes the job is rethrown here.
+  /// Runs `job` on a private io_context until it, and everything it started on that context
+  /// (children, their stop ladders, the reaper), has ended, and returns its value; an
+  /// exception that escapes the job is rethrown here. The value is handed over on this thread
+  /// (no other thread is started). T must be default-constructible, as co_spawn requires, and
+  /// must not hold objects of the private context (a socket, an ffmpeg_child): it is gone
+  /// when this returns. A job left suspended with nothing on its context to resume it is
+  /// reported as std::logic_error rather than returned as a value it never produced.
   template <class T> T operator()(asio::awaitable<T> job) const {
-    asio::io_context ctx;
-    auto result = asio::co_spawn(ctx, std::move(job), asio::use_future);
-    ctx.run();
-    return result.get();
+    std::exception_ptr failure;
+    bool done = false;
+    std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
+    {
+      asio::io_context ctx;
+      asio::co_spawn(ctx, std::move(job), [&](std::exception_ptr e, auto&&... v) {
+        done = true;
+        failure = e;
+        if constexpr (sizeof...(v) > 0)
+          if (!e) value.emplace(std::move(v)...);
+      });
+      ctx.run();
+    }
+    if (failure) std::rethrow_exception(failure);
+    if (!done)
+      throw std::logic_error("sidecar::run_sync: the job waits on something outside its "
+                             "io_context and cannot finish");
+    if constexpr (!std::is_void_v<T>) return std::move(*value);
   }
 
   /// The same with a deadline: past `limit` the job is cancelled as with_timeout() cancels it

@@ -114,9 +114,9 @@ public:
   /// and only the group's end, not every child's, decides about a connection closed early.
   asio::awaitable<expected<asio::ip::tcp::socket>> accept(std::size_t output, pid_t process_group);
 
-  /// Both through any completion token: void(std::error_code, asio::ip::tcp::socket), a closed
-  /// socket with the error (see <sidecar/async.hpp>). The tcp_ingest must outlive the
-  /// operation, as an Asio acceptor must.
+  /// accept(output) through any completion token: void(std::error_code,
+  /// asio::ip::tcp::socket), a closed socket with the error (see <sidecar/async.hpp>). The
+  /// tcp_ingest must outlive the operation, as an Asio acceptor must.
   template <class Token = asio::default_completion_token_t<executor_type>>
     requires(!std::is_integral_v<std::remove_cvref_t<Token>>)
   auto async_accept(std::size_t output,

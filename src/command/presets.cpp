@@ -38,6 +38,7 @@ void realtime_inputs(command& cmd) {
     }
     rebuilt.arg(a);
   }
+  for (const auto& s : cmd.secrets()) rebuilt.secret(s); // what secret() was given, too
   cmd = std::move(rebuilt);
 }
 

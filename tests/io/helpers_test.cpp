@@ -8,6 +8,7 @@
 #include <asio/connect.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 
+#include <algorithm>
 #include <sstream>
 
 using namespace sidecar;
@@ -150,6 +151,11 @@ TEST_CASE("metadata::duration: an input's Duration line, nullopt for N/A", "[hel
 }
 
 TEST_CASE("presets are builder steps that chain, with the free functions' arguments", "[helpers]") {
+  // rtmp_push rebuilds the command to put -re before each input: secret() values survive.
+  auto kept = command{}.secret("token-12345").testsrc().rtmp_push("rtmp://127.0.0.1/live/key");
+  CHECK(std::find(kept.secrets().begin(), kept.secrets().end(), "token-12345") !=
+        kept.secrets().end());
+
   command a;
   a.testsrc();
   rtmp_push(a, "rtmp://127.0.0.1/live/key");
@@ -206,11 +212,12 @@ TEST_CASE("output(named_pipe&), count_bytes and read_all on FIFOs", "[helpers]")
                    .map("0:v")
                    .format("rawvideo")
                    .pix_fmt("rgb24")
-                   .overwrite()
-                   .output(*video)
+                   .output(*video) // adds -y: with -n ffmpeg would refuse the FIFO
                    .map("1:s")
                    .format("srt")
                    .output(*text);
+    CHECK(cmd.has_option("-y"));
+    CHECK_FALSE(cmd.has_option("-n"));
     CHECK(cmd.outputs().at(0).url == video->path().string());
     CHECK(cmd.outputs().at(1).url == text->path().string());
     auto ff = cmd.spawn(ex);
