@@ -20,6 +20,7 @@
 // associated allocator.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
 
 #include <sidecar/error.hpp>
@@ -105,12 +106,12 @@ inline std::error_code error_of(const std::exception_ptr& e) {
 /// The handler's cancellation slot, forwarded to the operation's: a cancellation that comes
 /// before the operation can take it (it starts on its executor a moment later) is kept and
 /// delivered when it starts, every type of it (co_spawn alone lets only terminal through).
-struct cancel_forward {
+struct SIDECAR_API cancel_forward {
   asio::cancellation_signal signal; ///< the spawned operation's slot
   asio::cancellation_type pending = asio::cancellation_type::none;
   bool armed = false;
 };
-struct cancel_forwarder {
+struct SIDECAR_API cancel_forwarder {
   std::shared_ptr<cancel_forward> f;
   void operator()(asio::cancellation_type type) {
     if (f->armed)

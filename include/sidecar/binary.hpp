@@ -1,6 +1,7 @@
 // Locating ffmpeg, ffplay and ffprobe: SIDECAR_FFMPEG / SIDECAR_FFPLAY / SIDECAR_FFPROBE, then PATH.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/error.hpp>
 
 #include <filesystem>
@@ -12,18 +13,18 @@ namespace sidecar {
 enum class tool { ffmpeg, ffplay, ffprobe };
 
 /// "ffmpeg", "ffplay", "ffprobe".
-std::string_view tool_name(tool t) noexcept;
+SIDECAR_API std::string_view tool_name(tool t) noexcept;
 /// "SIDECAR_FFMPEG", ...
-std::string_view tool_env_var(tool t) noexcept;
+SIDECAR_API std::string_view tool_env_var(tool t) noexcept;
 
 /// Finds an executable. For ffmpeg, ffplay and ffprobe the SIDECAR_* variable wins when set
 /// (and is then the only place looked at); a name with a '/' is taken as a path; anything
 /// else is searched on PATH. The error names every place searched and how to install ffmpeg.
-expected<std::filesystem::path> find_program(std::string_view name);
+SIDECAR_API expected<std::filesystem::path> find_program(std::string_view name);
 /// find_program() for a tool: its SIDECAR_* variable when set, else PATH.
-expected<std::filesystem::path> find_tool(tool t);
+SIDECAR_API expected<std::filesystem::path> find_tool(tool t);
 
 /// True when ffmpeg can be found and is executable.
-bool ffmpeg_is_installed();
+SIDECAR_API bool ffmpeg_is_installed();
 
 } // namespace sidecar

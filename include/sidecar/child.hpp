@@ -2,6 +2,7 @@
 // stop verbs for its whole process group, and a destructor that never leaves a zombie.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
 
 #include <sidecar/async.hpp>
@@ -26,7 +27,7 @@
 namespace sidecar {
 
 /// Where one of the child's standard streams goes.
-class stdio {
+class SIDECAR_API stdio {
 public:
   /// What the child's stream is connected to.
   enum class kind { pipe, inherit, null, fd };
@@ -56,7 +57,7 @@ enum class exit_watch { automatic, pidfd, sigchld };
 
 /// What child::spawn() runs and how: program, arguments, environment, stdio, extra pipes,
 /// how to ask it to exit and how hard to insist.
-struct spawn_options {
+struct SIDECAR_API spawn_options {
   /// A path, or a bare name searched on PATH (find_executable). This layer knows nothing of
   /// ffmpeg: for SIDECAR_FFMPEG and its kin, pass find_tool()'s path (or use ffmpeg_child).
   std::filesystem::path program;
@@ -106,7 +107,7 @@ struct spawn_options {
 };
 
 namespace detail {
-asio::awaitable<void> wait_reaped(asio::any_io_executor ex);
+SIDECAR_API asio::awaitable<void> wait_reaped(asio::any_io_executor ex);
 
 /// A failed wait or stop still says how the child ended, when it did.
 template <> struct failed_value<exit_status> {
@@ -139,7 +140,7 @@ auto async_wait_reaped(
 /// A running child process (see the file's opening comment): its pipes, stop verbs for its
 /// process group, and waiting for its exit. Move-only; destroying a running one hands it to
 /// the reaper, so no zombie and no orphan is left.
-class child {
+class SIDECAR_API child {
 public:
   /// The executor the child's operations run on.
   using executor_type = asio::any_io_executor;
@@ -229,7 +230,7 @@ private:
 };
 
 /// What run_to_end() gathered from a program it ran to its end.
-struct program_output {
+struct SIDECAR_API program_output {
   /// How the program ended (the caller judges it).
   exit_status status;
   std::string out;            ///< stdout, its first run_limits::max_stdout bytes
@@ -238,7 +239,7 @@ struct program_output {
 };
 
 /// The limits of run_to_end().
-struct run_limits {
+struct SIDECAR_API run_limits {
   /// The whole run's deadline; past it the process group is killed.
   std::chrono::milliseconds timeout{10000};
   /// stdout kept; past it, program_output::out_truncated.
@@ -254,9 +255,9 @@ struct run_limits {
 /// lets through), it kills and reaps the group too: asio::error::operation_aborted, as a value.
 /// One helper for every "run a tool, read what it
 /// printed" (ffmpeg -version, ffprobe).
-asio::awaitable<expected<program_output>> run_to_end(spawn_options options, run_limits limits = {});
+SIDECAR_API asio::awaitable<expected<program_output>> run_to_end(spawn_options options, run_limits limits = {});
 /// The same on the calling thread, on a private io_context: for callers outside a coroutine.
 /// It blocks up to limits.timeout.
-expected<program_output> run_to_end_sync(spawn_options options, run_limits limits = {});
+SIDECAR_API expected<program_output> run_to_end_sync(spawn_options options, run_limits limits = {});
 
 } // namespace sidecar

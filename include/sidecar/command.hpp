@@ -1,6 +1,7 @@
 // Building an ffmpeg / ffplay / ffprobe argument list, and showing it safely to humans.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/binary.hpp>
 #include <sidecar/error.hpp>
 
@@ -25,7 +26,7 @@ struct rtmp_listen_options; // presets.hpp
 struct hls_options;         // presets.hpp
 
 /// What to hand to posix_spawn: argv[0] is the program path, the rest is command::argv().
-struct resolved_command {
+struct SIDECAR_API resolved_command {
   std::filesystem::path program; ///< the binary found (absolute, or as SIDECAR_* names it)
   std::vector<std::string> argv; ///< the arguments, adapted to the binary's release
   /// What was changed for this binary's release (an option it lacks, left out or replaced),
@@ -34,7 +35,7 @@ struct resolved_command {
 };
 
 /// One option as given: its name ("-t", "-c:v") and its value; none for a flag ("-y").
-struct command_option {
+struct SIDECAR_API command_option {
   std::string name;                                       ///< "-t", "-c:v"
   std::optional<std::string> value;                       ///< nullopt for a flag
   bool operator==(const command_option&) const = default; ///< same name and value
@@ -42,7 +43,7 @@ struct command_option {
 
 /// An input (`-i URL`) or an output (a URL standing alone) with the options given for it: those
 /// between the file before it and it, which is how ffmpeg applies them.
-struct command_file {
+struct SIDECAR_API command_file {
   std::string url;                     ///< as given ("in.mp4", "-", "tcp://...")
   std::vector<command_option> options; ///< in the order given
   /// The value of the last of `names` given for this file; nullptr when none was.
@@ -57,7 +58,7 @@ struct command_file {
 ///
 /// Not carried over from ffmpeg-sidecar: spawn / pipe_stdout's stdio setup (process layer),
 /// create_named_pipe (io layer owns FIFOs), create_no_window (Windows only; sidecar is POSIX).
-class command {
+class SIDECAR_API command {
 public:
   command() = default;                    ///< An ffmpeg command with no arguments yet.
   explicit command(tool t) : which_(t) {} ///< A command for that tool.
@@ -319,7 +320,7 @@ private:
 };
 
 /// Writes c.to_string(): the shell line with secrets masked.
-std::ostream& operator<<(std::ostream& out, const command& c);
+SIDECAR_API std::ostream& operator<<(std::ostream& out, const command& c);
 
 /// Masks secrets in `text` (an argument, a log line, an error message): first every
 /// occurrence of each of `values` (a command's secrets(), longest first; an empty value is
@@ -328,10 +329,10 @@ std::ostream& operator<<(std::ostream& out, const command& c);
 /// (rtmp://host/app/***), SRT streamid= values, and query values whose name looks like a
 /// credential (cid, and names containing key, token, pass, pwd, secret, auth, sig, cred).
 /// Everything else is left as is.
-std::string mask_secrets(std::string_view text, std::span<const std::string> values = {});
+SIDECAR_API std::string mask_secrets(std::string_view text, std::span<const std::string> values = {});
 /// The same in place, for a hot path: false, without allocating, when there is nothing to
 /// mask (no value occurs and there is no "://"), which is every line of a command without
 /// secrets but for one search.
-bool mask_secrets_in_place(std::string& text, std::span<const std::string> values = {});
+SIDECAR_API bool mask_secrets_in_place(std::string& text, std::span<const std::string> values = {});
 
 } // namespace sidecar

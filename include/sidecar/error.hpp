@@ -1,6 +1,7 @@
 // The error every fallible sidecar operation returns, and the expected<T> alias around it.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/exit_status.hpp>
 
 #include <iosfwd>
@@ -31,14 +32,14 @@ template <> struct std::is_error_code_enum<sidecar::errc> : std::true_type {};
 namespace sidecar {
 
 /// The category of sidecar::errc codes ("sidecar").
-const std::error_category& sidecar_category() noexcept;
+SIDECAR_API const std::error_category& sidecar_category() noexcept;
 /// An errc as a std::error_code (so `ec == errc::timed_out` works).
-std::error_code make_error_code(errc e) noexcept;
+SIDECAR_API std::error_code make_error_code(errc e) noexcept;
 
 /// What failed and why: an error code, a context line, and for a child that failed its
 /// exit status and the last error lines it printed. Every fallible call returns
 /// `expected<T>` with this as the error; message() reads well as it is.
-class error {
+class SIDECAR_API error {
 public:
   /// No error (a default-constructed value; code() is 0).
   error() = default;
@@ -93,9 +94,9 @@ inline tl::unexpected<error> fail(errc ec, std::string message) {
   return tl::unexpected<error>(error(ec, std::move(message)));
 }
 /// Writes e.message(): `std::cerr << r.error() << '\n';`.
-std::ostream& operator<<(std::ostream& out, const error& e);
+SIDECAR_API std::ostream& operator<<(std::ostream& out, const error& e);
 
 /// errno as an error, with what we were doing.
-tl::unexpected<error> fail_errno(std::string message, int err);
+SIDECAR_API tl::unexpected<error> fail_errno(std::string message, int err);
 
 } // namespace sidecar

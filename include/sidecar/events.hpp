@@ -2,6 +2,7 @@
 // raw frames and byte chunks from stdout and errors — one flat variant.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/detail/buffer_pool.hpp>
 #include <sidecar/error.hpp>
 #include <sidecar/log.hpp>
@@ -20,7 +21,7 @@ namespace sidecar {
 
 /// One raw video frame read from stdout. Its buffer comes from a small pool and goes back when
 /// the frame is destroyed; keep a frame only as long as you need its pixels.
-class frame {
+class SIDECAR_API frame {
 public:
   int width = 0;                          ///< pixels
   int height = 0;                         ///< pixels
@@ -46,7 +47,7 @@ private:
 };
 
 /// Bytes from stdout that are not raw frames (an encoded stream, or frames of unknown size).
-class chunk {
+class SIDECAR_API chunk {
 public:
   int output_index = -1; ///< the stdout output when exactly one writes there, else -1
   /// The bytes, as read from stdout.
@@ -65,7 +66,7 @@ private:
 
 /// Something went wrong: the run failed (error carries exit status and ffmpeg's lines), or the
 /// stream could not be read as asked (e.g. interleaved outputs at different frame rates).
-struct error_event {
+struct SIDECAR_API error_event {
   sidecar::error error; ///< what happened, with the exit status and ffmpeg's lines for a run
 };
 
@@ -82,7 +83,7 @@ template <class... A, class... More> struct variant_append<std::variant<A...>, M
 using event = detail::variant_append<log_event, frame, chunk, error_event>::type;
 
 /// What ffmpeg said about its inputs and outputs before it started.
-struct metadata {
+struct SIDECAR_API metadata {
   std::optional<version_info> version;       ///< a git/static build's release from its libavutil
   std::vector<input_info> inputs;            ///< `Input #N` lines, in order
   std::vector<duration_info> durations;      ///< `Duration:` lines, each naming its input

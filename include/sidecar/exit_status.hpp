@@ -1,12 +1,13 @@
 // How a child process ended: an exit code or the signal that killed it.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <string>
 
 namespace sidecar {
 
 /// How a child process ended: its exit code, or the signal that killed it.
-struct exit_status {
+struct SIDECAR_API exit_status {
   int code = -1;  ///< exit code when the process exited, else -1
   int signal = 0; ///< the signal that ended it, else 0
 

@@ -2,6 +2,7 @@
 // what it says (parsed stderr) and produces (frames or chunks on stdout), then its exit.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
 
 #include <sidecar/async.hpp>
@@ -28,14 +29,14 @@ class stream_state;
 /// The operations, on the shared state (never on the ffmpeg_child, which may move meanwhile).
 using stream_ref = std::shared_ptr<stream_state>;
 namespace ops {
-asio::awaitable<std::optional<event>> next_event(stream_ref s);
-asio::awaitable<std::optional<frame>> next_frame(stream_ref s);
-asio::awaitable<std::optional<chunk>> next_chunk(stream_ref s);
-asio::awaitable<std::optional<progress>> next_progress(stream_ref s);
-asio::awaitable<sidecar::metadata> metadata(stream_ref s);
-asio::awaitable<std::vector<log_line>> errors(stream_ref s);
-asio::awaitable<std::vector<std::string>> stderr_lines(stream_ref s);
-asio::awaitable<expected<exit_status>> wait(stream_ref s);
+SIDECAR_API asio::awaitable<std::optional<event>> next_event(stream_ref s);
+SIDECAR_API asio::awaitable<std::optional<frame>> next_frame(stream_ref s);
+SIDECAR_API asio::awaitable<std::optional<chunk>> next_chunk(stream_ref s);
+SIDECAR_API asio::awaitable<std::optional<progress>> next_progress(stream_ref s);
+SIDECAR_API asio::awaitable<sidecar::metadata> metadata(stream_ref s);
+SIDECAR_API asio::awaitable<std::vector<log_line>> errors(stream_ref s);
+SIDECAR_API asio::awaitable<std::vector<std::string>> stderr_lines(stream_ref s);
+SIDECAR_API asio::awaitable<expected<exit_status>> wait(stream_ref s);
 } // namespace ops
 } // namespace detail
 
@@ -43,7 +44,7 @@ asio::awaitable<expected<exit_status>> wait(stream_ref s);
 /// of what it says (parsed stderr) and produces (frames or chunks on stdout), then its exit.
 /// Made by command::spawn() or ffmpeg_child::spawn(). Move-only; destroying it stops the child
 /// along the ladder and hands it to the reaper. One strand per object (README, "Threads").
-class ffmpeg_child {
+class SIDECAR_API ffmpeg_child {
 public:
   /// The executor every operation runs on.
   using executor_type = asio::any_io_executor;
@@ -221,7 +222,7 @@ private:
 /// libraries), so major/minor are usable either way.
 /// errc::binary_not_found when the tool is missing; errc::protocol when the output is not a
 /// version banner; errc::timed_out when it does not finish within 10 s (it is killed then).
-asio::awaitable<expected<version_info>> ffmpeg_version(tool which = tool::ffmpeg);
+SIDECAR_API asio::awaitable<expected<version_info>> ffmpeg_version(tool which = tool::ffmpeg);
 
 /// The same through any completion token, on `ex`: void(std::error_code, version_info) (see
 /// <sidecar/async.hpp>). Cancellation, of any type, kills the tool and completes with

@@ -3,6 +3,7 @@
 // (`co_await relay(ff.take_stdout(), player->stdin_pipe())`).
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/ffmpeg_child.hpp>
 
 #include <optional>
@@ -12,7 +13,7 @@
 namespace sidecar {
 
 /// How ffplay() runs ffplay on its stdin.
-struct ffplay_options {
+struct SIDECAR_API ffplay_options {
   /// Input format hint (`-f matroska`); empty lets ffplay probe the stream.
   std::string format{};
   /// SDL's dummy video and audio drivers (SDL_VIDEODRIVER/SDL_AUDIODRIVER=dummy): plays at
@@ -26,11 +27,11 @@ struct ffplay_options {
 
 /// The ffplay command that plays its stdin: `ffplay -hide_banner -autoexit
 /// [-window_title T] [-f FMT] ... -i -`.
-command ffplay_command(const ffplay_options& options = {});
+SIDECAR_API command ffplay_command(const ffplay_options& options = {});
 
 /// Spawns ffplay reading stdin. Write the stream into `stdin_pipe()` (a relay() or tee() sink)
 /// and close it at the end; `wait()` then says whether ffplay played it all and exited 0. A
 /// missing ffplay is errc::binary_not_found at once.
-expected<ffmpeg_child> ffplay(const asio::any_io_executor& ex, const ffplay_options& options = {});
+SIDECAR_API expected<ffmpeg_child> ffplay(const asio::any_io_executor& ex, const ffplay_options& options = {});
 
 } // namespace sidecar

@@ -5,6 +5,7 @@
 // operations complete.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
 
 #include <sidecar/detail/unique_fd.hpp>
@@ -29,7 +30,7 @@ namespace sidecar {
 /// A regular file as an Asio stream (AsyncReadStream / AsyncWriteStream), for relay() and
 /// tee() ends: each read or write is done at once (files are always ready) and its handler
 /// runs on its associated executor, else the stream's.
-class file_stream {
+class SIDECAR_API file_stream {
 public:
   /// The executor handlers run on when they have none of their own.
   using executor_type = asio::any_io_executor;

@@ -3,6 +3,7 @@
 // events as for the whole stream at once.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -22,20 +23,20 @@ namespace sidecar {
 enum class log_level { panic, fatal, error, warning, info, verbose, debug, trace, unknown };
 
 /// "error", "warning", ... as ffmpeg prints them; "unknown".
-std::string_view to_string(log_level level) noexcept;
+SIDECAR_API std::string_view to_string(log_level level) noexcept;
 /// "warning" → log_level::warning; unknown for anything else.
-log_level parse_log_level(std::string_view name) noexcept;
+SIDECAR_API log_level parse_log_level(std::string_view name) noexcept;
 /// The level a `-loglevel` / `-v` value sets, as ffmpeg's number (info = 32, error = 16):
 /// flags first ("repeat+level+info", "+level", "-repeat"), then a name or a number. nullopt
 /// when the value sets flags only or is not a level.
-std::optional<int> parse_loglevel_value(std::string_view value);
+SIDECAR_API std::optional<int> parse_loglevel_value(std::string_view value);
 
 /// ffmpeg's time syntax, as on stats lines and in -ss/-t/-to: "12.5", "90", "00:01:02.5",
 /// "-00:00:00.04", "1:02"; nullopt for N/A and anything else.
-std::optional<std::chrono::microseconds> parse_ffmpeg_time(std::string_view text);
+SIDECAR_API std::optional<std::chrono::microseconds> parse_ffmpeg_time(std::string_view text);
 
 /// The bytes with every sequence that is not UTF-8 replaced by U+FFFD, as in every event's text.
-std::string repair_utf8(std::string_view bytes);
+SIDECAR_API std::string repair_utf8(std::string_view bytes);
 
 /// Where a version_info's numbers come from.
 enum class version_origin {
@@ -45,10 +46,10 @@ enum class version_origin {
   unknown    ///< neither: major/minor stay -1
 };
 /// "banner", "libraries", "unknown".
-std::string_view to_string(version_origin o) noexcept;
+SIDECAR_API std::string_view to_string(version_origin o) noexcept;
 
 /// `ffmpeg version 5.1.8-0+deb12u1 Copyright (c) 2000-2025 the FFmpeg developers`
-struct version_info {
+struct SIDECAR_API version_info {
   std::string version;   ///< "5.1.8-0+deb12u1", "n7.0", "N-113296-g…" (git builds)
   int major = -1;        ///< 5; -1 when the version is not numeric (git builds)
   int minor = -1;        ///< 1
@@ -63,26 +64,26 @@ struct version_info {
 };
 
 /// `configuration: --prefix=/usr --enable-gpl …`
-struct configuration_info {
+struct SIDECAR_API configuration_info {
   std::vector<std::string> flags; ///< "--prefix=/usr", "--enable-gpl", …
 };
 
 /// `libavcodec     59. 37.100 / 59. 37.100`
-struct library_version {
+struct SIDECAR_API library_version {
   std::string name;     ///< "libavcodec"
   std::string compiled; ///< "59.37.100"
   std::string runtime;  ///< "59.37.100"
 };
 
 /// `Input #0, lavfi, from 'testsrc=duration=1':`
-struct input_info {
+struct SIDECAR_API input_info {
   int index = 0;      ///< the N of `Input #N`
   std::string format; ///< "lavfi", "mov,mp4,m4a,3gp,3g2,mj2"
   std::string url;    ///< as printed, between the quotes
 };
 
 /// `  Duration: 00:00:01.00, start: 0.000000, bitrate: N/A` — follows its Input line.
-struct duration_info {
+struct SIDECAR_API duration_info {
   int input_index = 0;                               ///< the input it belongs to
   std::optional<std::chrono::microseconds> duration; ///< nullopt for N/A
   std::optional<std::chrono::microseconds> start;    ///< nullopt for N/A
@@ -92,10 +93,10 @@ struct duration_info {
 /// The kind of a stream, from the word after its id (`Video:`, `Audio:`, ...).
 enum class stream_type { video, audio, subtitle, data, attachment, unknown };
 /// "video", "audio", "subtitle", "data", "attachment", "unknown".
-std::string_view to_string(stream_type type) noexcept;
+SIDECAR_API std::string_view to_string(stream_type type) noexcept;
 
 /// `  Stream #0:1[0x2](eng): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, stereo, fltp, 128 kb/s`
-struct stream_info {
+struct SIDECAR_API stream_info {
   bool is_output = false;                  ///< under an `Output` header, else an `Input` one
   int file_index = 0;                      ///< the N of `Input #N` / `Output #N`
   int stream_index = 0;                    ///< the S of `Stream #N:S`
@@ -115,7 +116,7 @@ struct stream_info {
 
 /// One line under `Stream mapping:` — `  Stream #0:0 -> #0:0 (h264 (native) -> rawvideo (native))`
 /// or `  Stream #0:1 -> #0:1 (copy)`. Lines of other shapes (filter graphs) keep only `text`.
-struct stream_mapping_entry {
+struct SIDECAR_API stream_mapping_entry {
   int input_file = -1;    ///< the N of `Stream #N:S ->`, -1 for other shapes
   int input_stream = -1;  ///< the S of `Stream #N:S ->`
   int output_file = -1;   ///< the N of `-> #N:S`
@@ -125,7 +126,7 @@ struct stream_mapping_entry {
 };
 
 /// `Output #0, rawvideo, to 'pipe:':`
-struct output_info {
+struct SIDECAR_API output_info {
   int index = 0;          ///< the N of `Output #N`
   std::string format;     ///< "rawvideo", "mp4", "hls"
   std::string url;        ///< as printed, between the quotes
@@ -136,7 +137,7 @@ struct output_info {
 /// block of `-progress` key=value output. Fields ffmpeg printed as N/A stay empty. The last
 /// one of a run has `final` set: from `Lsize=`/`Lq=`, from `progress=end`, or repeated once
 /// from the summary line ffmpeg prints at the end (`video:…kB audio:…kB … muxing overhead`).
-struct progress {
+struct SIDECAR_API progress {
   std::optional<std::uint64_t> frame;               ///< frames written so far (`frame=`)
   std::optional<double> fps;                        ///< frames per second of the encoding (`fps=`)
   std::optional<double> q;                          ///< the first video stream's quantizer (`q=`)
@@ -156,7 +157,7 @@ struct progress {
 
 /// Any other line, with its level and the component tag it had (`[libx264 @ 0x55…]` →
 /// "libx264 @ 0x55…"), both stripped from the text.
-struct log_line {
+struct SIDECAR_API log_line {
   /// From the `[level]` tag. ffmpeg tags only a message's first line: in a tagged stderr, an
   /// untagged line (the rest of a message with a newline in it, e.g. in a path) takes the
   /// level of the line before it.
@@ -173,7 +174,7 @@ using log_event = std::variant<version_info, configuration_info, library_version
 /// Incremental parser of ffmpeg's stderr. Lines end at LF or CR; a partial line waits for
 /// the next feed; a line longer than max_line is cut there (the rest is a new line), so memory
 /// stays bounded; bytes that are not UTF-8 are replaced by U+FFFD in the text of events.
-class log_parser {
+class SIDECAR_API log_parser {
 public:
   /// The longest line kept whole, in bytes; longer ones are cut here.
   static constexpr std::size_t max_line = 64 * 1024;
@@ -266,35 +267,35 @@ private:
 /// Parses one complete stderr line (no line ending) into the event it is, outside any
 /// context (a Stream line is taken as an input stream). For tools and tests; log_parser is
 /// the stateful way.
-log_event parse_line(std::string_view line);
+SIDECAR_API log_event parse_line(std::string_view line);
 
 /// Parses `ffmpeg version …` (or `ffprobe version …`, `ffplay version …`); nullopt if the line
 /// is not one.
-std::optional<version_info> parse_version_line(std::string_view line);
+SIDECAR_API std::optional<version_info> parse_version_line(std::string_view line);
 
 /// The FFmpeg release (major, minor) that a libavutil version ("56.24.101") belongs to: the
 /// newest release whose libavutil is not newer. A git build between two releases maps to the
 /// older one, whose options it surely has. nullopt for a libavutil older than 3.0's (55.17).
-std::optional<std::pair<int, int>> release_for_libavutil(std::string_view version);
+SIDECAR_API std::optional<std::pair<int, int>> release_for_libavutil(std::string_view version);
 
 /// Fills major/minor of a version whose banner is not numeric (git and static builds) from
 /// its libavutil, and sets origin to libraries; leaves a numeric one alone.
-void version_from_libraries(version_info& v, const library_version& libavutil);
+SIDECAR_API void version_from_libraries(version_info& v, const library_version& libavutil);
 
 /// Parses the whole output of `ffmpeg -version` (or the banner at the top of stderr): the
 /// version line and, for builds without a release number, the libavutil line. nullopt when
 /// there is no version line.
-std::optional<version_info> parse_version_output(std::string_view text);
+SIDECAR_API std::optional<version_info> parse_version_output(std::string_view text);
 
 /// Parses a stats line (`frame=… time=… speed=…`, also `size=… time=…` for audio); nullopt if
 /// the line is not one.
-std::optional<progress> parse_progress_line(std::string_view line);
+SIDECAR_API std::optional<progress> parse_progress_line(std::string_view line);
 
 /// Incremental reader of `-progress` output: key=value lines, a block ending at
 /// `progress=continue` or `progress=end`, each block one progress event.
 /// A line longer than max_line is garbage and dropped whole, up to its newline, however the
 /// bytes are sliced: never parsed from its middle.
-class progress_reader {
+class SIDECAR_API progress_reader {
 public:
   /// The longest key=value line read; longer ones are dropped whole.
   static constexpr std::size_t max_line = 4096;

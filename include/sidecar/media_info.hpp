@@ -2,6 +2,7 @@
 // the probe layer's pure part (fuzzed alone); probe.hpp runs ffprobe.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/error.hpp>
 
 #include <chrono>
@@ -15,7 +16,7 @@
 namespace sidecar {
 
 /// One stream as ffprobe's `-show_streams` describes it (fields ffprobe left out stay empty).
-struct probe_stream {
+struct SIDECAR_API probe_stream {
   int index = 0;               ///< index: the stream's number in the file
   std::string type;            ///< codec_type: "video", "audio", "subtitle", "data", "attachment"
   std::string codec;           ///< codec_name: "h264"
@@ -38,7 +39,7 @@ struct probe_stream {
 };
 
 /// What probe() learns of a file: its container (`-show_format`) and its streams.
-struct media_info {
+struct SIDECAR_API media_info {
   std::string format;                                  ///< format_name: "mov,mp4,m4a,3gp,3g2,mj2"
   std::string format_long_name;                        ///< format_long_name: "QuickTime / MOV"
   std::optional<std::chrono::microseconds> duration;   ///< the container's duration
@@ -55,6 +56,6 @@ struct media_info {
 /// Maps ffprobe's JSON (numbers arrive as strings: "duration": "2.000000") to media_info.
 /// Missing fields stay empty; malformed JSON or wrong types are errc::protocol. Pure: never
 /// throws, fuzzed.
-expected<media_info> parse_probe_json(std::string_view json);
+SIDECAR_API expected<media_info> parse_probe_json(std::string_view json);
 
 } // namespace sidecar

@@ -2,6 +2,7 @@
 // at a given path, opened without ever blocking the io_context, removed on destruction.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
 
 #include <sidecar/async.hpp>
@@ -25,7 +26,7 @@ namespace sidecar {
 /// A FIFO for one of ffmpeg's inputs or outputs, and the program's end of it as an Asio
 /// stream (AsyncReadStream / AsyncWriteStream: relay(), tee(), asio::async_read ...).
 /// Removed, with its private directory, on destruction.
-class named_pipe {
+class SIDECAR_API named_pipe {
 public:
   /// The executor of the stream's operations.
   using executor_type = asio::any_io_executor;

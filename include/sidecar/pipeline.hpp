@@ -11,6 +11,7 @@
 // the child object, going out of scope, is stopped by the ladder and reaped.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
 
 #include <sidecar/error.hpp>
@@ -27,7 +28,7 @@
 namespace sidecar {
 
 /// The exception must() throws; carries the stage's error.
-class stage_failed : public std::runtime_error {
+class SIDECAR_API stage_failed : public std::runtime_error {
 public:
   /// Carries `e`; what() is its message().
   explicit stage_failed(sidecar::error e) : std::runtime_error(e.message()), error_(std::move(e)) {}

@@ -3,6 +3,7 @@
 // added; sizes follow av_image_get_buffer_size(fmt, w, h, 1), which the rawvideo encoder uses.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <array>
 #include <cstddef>
 #include <optional>
@@ -12,14 +13,14 @@
 namespace sidecar {
 
 /// One component (Y, U, V, A, R, G, B…) of a pixel format, as libavutil describes it.
-struct pixel_component {
+struct SIDECAR_API pixel_component {
   int plane = 0; ///< which plane it is stored in
   int step = 0;  ///< bytes (bits, for bitstream formats) between two pixels in the plane
   int depth = 0; ///< significant bits
 };
 
 /// What sidecar knows of one pixel format: its layout, for frame sizes and plane offsets.
-struct pixel_format_info {
+struct SIDECAR_API pixel_format_info {
   std::string_view name;  ///< "yuv420p", "rgb48be"
   std::string_view alias; ///< another name ffmpeg accepts ("y400a" for ya8), often empty
   std::string_view since; ///< the ffmpeg release whose table it comes from ("5.1", "6.0")
@@ -40,20 +41,20 @@ struct pixel_format_info {
 };
 
 /// Every format of the table, sorted by name.
-std::span<const pixel_format_info> pixel_formats() noexcept;
+SIDECAR_API std::span<const pixel_format_info> pixel_formats() noexcept;
 
 /// The entry for an ffmpeg pixel format name or alias, nullptr if unknown. Names without an
 /// endianness suffix ("rgb48", "gray16") find the little-endian (x86, ARM) variant, as
 /// ffmpeg's native-endian macros do.
-const pixel_format_info* find_pixel_format(std::string_view name) noexcept;
+SIDECAR_API const pixel_format_info* find_pixel_format(std::string_view name) noexcept;
 
 /// Bytes of one width×height frame as ffmpeg's rawvideo encoder writes it:
 /// av_image_get_buffer_size(fmt, width, height, 1) — planes back to back, no row padding,
 /// chroma sizes rounded up, pal8's palette included. nullopt for hardware formats and sizes
 /// ffmpeg refuses (≤ 0, or too large).
-std::optional<std::size_t> frame_size(const pixel_format_info& format, int width,
+SIDECAR_API std::optional<std::size_t> frame_size(const pixel_format_info& format, int width,
                                       int height) noexcept;
 /// The same by the format's name ("rgb24"); nullopt for a name not in the table.
-std::optional<std::size_t> frame_size(std::string_view name, int width, int height) noexcept;
+SIDECAR_API std::optional<std::size_t> frame_size(std::string_view name, int width, int height) noexcept;
 
 } // namespace sidecar

@@ -2,6 +2,7 @@
 // HLS output, each as the usual ffmpeg streaming guide writes it, with its knobs in a struct.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/command.hpp>
 
 #include <chrono>
@@ -18,7 +19,7 @@ namespace sidecar {
 // -force_key_frames) are left out, because there is no encoder to take them.
 
 /// The settings of rtmp_push(); the defaults are the streaming guide's.
-struct rtmp_push_options {
+struct SIDECAR_API rtmp_push_options {
   /// -re in front of every input given so far that has no -re or -readrate of its own: read
   /// at the native rate, as a live source would. Call rtmp_push after the inputs for this.
   bool realtime = true;
@@ -41,10 +42,10 @@ struct rtmp_push_options {
 ///   [-re before each input] -c:v libx264 -preset veryfast -tune zerolatency -b:v 3M -g 50
 ///   -pix_fmt yuv420p -c:a aac -b:a 128k -flvflags no_duration_filesize -f flv URL
 /// Stream keys in the URL are masked when the command is printed (command::to_string).
-command& rtmp_push(command& cmd, std::string_view url, rtmp_push_options options = {});
+SIDECAR_API command& rtmp_push(command& cmd, std::string_view url, rtmp_push_options options = {});
 
 /// The settings of rtmp_listen().
-struct rtmp_listen_options {
+struct SIDECAR_API rtmp_listen_options {
   /// -timeout S: give up (ffmpeg exits with an error) when no publisher has connected in
   /// time; nullopt waits for ever. ffmpeg takes whole seconds; a part second rounds up.
   std::optional<std::chrono::milliseconds> timeout{};
@@ -54,10 +55,10 @@ struct rtmp_listen_options {
 ///   -listen 1 [-timeout S] -i rtmp://HOST:PORT/APP/STREAM
 /// ffmpeg binds HOST:PORT (1935 when absent) and takes the first publisher that connects;
 /// the stream ends when the publisher disconnects. Follow it with outputs as for any input.
-command& rtmp_listen(command& cmd, std::string_view url, rtmp_listen_options options = {});
+SIDECAR_API command& rtmp_listen(command& cmd, std::string_view url, rtmp_listen_options options = {});
 
 /// The settings of hls_output(); the defaults are the streaming guide's.
-struct hls_options {
+struct SIDECAR_API hls_options {
   /// -hls_time S: the target length of a segment. Segments are cut at keyframes, so they
   /// are this long only when keyframes fall there (see keyframes_at_segments).
   double segment_seconds = 4;
@@ -83,6 +84,6 @@ struct hls_options {
 ///   -c:v libx264 -pix_fmt yuv420p -force_key_frames expr:gte(t,n_forced*4) -c:a aac
 ///   -f hls -hls_time 4 -hls_list_size 0 -hls_segment_filename DIR/segment%03d.ts
 ///   DIR/playlist.m3u8
-command& hls_output(command& cmd, const std::filesystem::path& dir, hls_options options = {});
+SIDECAR_API command& hls_output(command& cmd, const std::filesystem::path& dir, hls_options options = {});
 
 } // namespace sidecar

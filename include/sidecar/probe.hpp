@@ -2,6 +2,7 @@
 // `ffprobe -print_format json -show_format -show_streams`.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
 
 #include <sidecar/async.hpp>
@@ -21,7 +22,7 @@
 namespace sidecar {
 
 /// How probe() runs ffprobe.
-struct probe_options {
+struct SIDECAR_API probe_options {
   std::vector<std::string> extra_args{}; ///< before the input, e.g. {"-f", "lavfi"}
   /// The whole run; past it ffprobe is killed and the result is errc::timed_out.
   std::chrono::milliseconds timeout{30000};
@@ -31,7 +32,7 @@ struct probe_options {
 /// that is not media is errc::process_failed carrying ffprobe's exit status and its message
 /// ("No such file or directory", "Invalid data found when processing input"); a missing
 /// ffprobe is errc::binary_not_found.
-asio::awaitable<expected<media_info>> probe(std::string input, probe_options options = {});
+SIDECAR_API asio::awaitable<expected<media_info>> probe(std::string input, probe_options options = {});
 
 /// The same through any completion token, on `ex`: void(std::error_code, media_info) (see
 /// <sidecar/async.hpp>). Cancellation, of any type, kills ffprobe and completes with

@@ -2,6 +2,7 @@
 // splice(2) when the kernel allows it, then half-close the sink so the next process sees EOF.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
 
 #include <sidecar/async.hpp>
@@ -23,7 +24,7 @@
 namespace sidecar {
 
 /// How relay() copies.
-struct relay_options {
+struct SIDECAR_API relay_options {
   /// Bytes per read/write (fallback) or per splice call.
   std::size_t chunk_size = std::size_t{1} << 20;
   /// End of the source half-closes the sink: shutdown(SHUT_WR) for a socket, close() for a
@@ -51,18 +52,18 @@ concept has_native_handle = requires(S& s) {
 };
 
 enum class splice_step { moved, end, wait_source, wait_sink, unsupported, failed };
-struct splice_result {
+struct SIDECAR_API splice_result {
   splice_step step;
   std::size_t bytes = 0;
   std::error_code ec;
 };
 /// Whether splice(2) can join these two descriptors (one must be a pipe).
-bool can_splice(int source_fd, int sink_fd) noexcept;
+SIDECAR_API bool can_splice(int source_fd, int sink_fd) noexcept;
 /// Puts both descriptors in non-blocking mode (splice honours O_NONBLOCK of sockets) and grows
 /// the pipes among them to pipe_size bytes (0: as they are).
-void prepare_splice(int source_fd, int sink_fd, std::size_t pipe_size = 0) noexcept;
+SIDECAR_API void prepare_splice(int source_fd, int sink_fd, std::size_t pipe_size = 0) noexcept;
 /// One splice call, and on EAGAIN which side to wait for.
-splice_result splice_once(int source_fd, int sink_fd, std::size_t max) noexcept;
+SIDECAR_API splice_result splice_once(int source_fd, int sink_fd, std::size_t max) noexcept;
 
 /// Half-closes a sink at end of stream.
 template <class Sink> void close_sink(Sink& sink) {

@@ -10,6 +10,7 @@
 // (the job would wait on a context nobody runs): co_await the job there instead.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
 
 #include <sidecar/error.hpp>
@@ -44,7 +45,7 @@ template <class T> asio::awaitable<expected<T>> as_expected(asio::awaitable<T> j
 
 /// The type of sidecar::run_sync (a function object, so that argument-dependent lookup never
 /// finds it). The name follows run_to_end_sync(): the calling thread blocks.
-struct run_sync_fn {
+struct SIDECAR_API run_sync_fn {
   /// Runs `job` on a private io_context until it, and everything it started on that context
   /// (children, their stop ladders, the reaper), has ended, and returns its value; an
   /// exception that escapes the job is rethrown here. The value is handed over on this thread

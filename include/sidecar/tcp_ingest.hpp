@@ -33,6 +33,7 @@
 // is not waited for.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
 
 #include <sidecar/async.hpp>
@@ -64,7 +65,7 @@ template <> struct failed_value<asio::ip::tcp::socket> {
 } // namespace detail
 
 /// What tcp_ingest::open() listens on.
-struct tcp_ingest_options {
+struct SIDECAR_API tcp_ingest_options {
   std::size_t outputs = 1; ///< how many of ffmpeg's outputs (one address each)
   /// The first address; output k listens on this address + k. Loopback unless the program
   /// asks otherwise (then only one output can be told apart per address, and only local
@@ -77,7 +78,7 @@ struct tcp_ingest_options {
 
 /// Loopback acceptors for ffmpeg's `tcp://` outputs (see the top of this file): url(k) for
 /// output k, accept(k) for the connection that carries it, only from a peer of ours.
-class tcp_ingest {
+class SIDECAR_API tcp_ingest {
 public:
   /// The executor of the acceptors and of the sockets handed out.
   using executor_type = asio::any_io_executor;
@@ -151,11 +152,11 @@ private:
 };
 
 /// A port that is free on 127.0.0.1 right now (for `tcp://127.0.0.1:PORT?listen`).
-expected<unsigned short> free_loopback_port();
+SIDECAR_API expected<unsigned short> free_loopback_port();
 
 /// Connects to a server that may not be listening yet (ffmpeg with `?listen`), retrying with
 /// a short backoff until `timeout`. Cancelled (any type): asio::error::operation_aborted.
-asio::awaitable<expected<asio::ip::tcp::socket>> connect_with_retry(
+SIDECAR_API asio::awaitable<expected<asio::ip::tcp::socket>> connect_with_retry(
     asio::ip::tcp::endpoint to, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 /// The same through any completion token, on `ex`: void(std::error_code, asio::ip::tcp::socket).
@@ -174,7 +175,7 @@ auto async_connect_with_retry(const Executor& ex, asio::ip::tcp::endpoint to,
 /// errc::timed_out past `timeout`; errc::process_failed when no process of the group runs any
 /// more (the server ended first: its wait() has the reason); cancelled:
 /// asio::error::operation_aborted.
-asio::awaitable<expected<void>>
+SIDECAR_API asio::awaitable<expected<void>>
 wait_listening(pid_t process_group, unsigned short port,
                std::chrono::milliseconds timeout = std::chrono::seconds(10));
 

@@ -3,6 +3,7 @@
 // reported without stalling the others.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
 
 #include <sidecar/detail/wakeup.hpp>
@@ -26,7 +27,7 @@
 namespace sidecar {
 
 /// How tee() copies.
-struct tee_options {
+struct SIDECAR_API tee_options {
   std::size_t chunk_size = 256 * 1024; ///< bytes per read from the source
   /// Bytes a sink may lag behind the source before the source waits for it.
   std::size_t high_water = 4 * 1024 * 1024;
@@ -43,7 +44,7 @@ struct tee_options {
 };
 
 /// What tee() did: bytes read, the largest backlog, and each sink's share.
-struct tee_result {
+struct SIDECAR_API tee_result {
   std::uint64_t bytes = 0; ///< read from the source
   /// The most bytes any sink had waiting for it: at most high_water + chunk_size.
   std::size_t peak_backlog = 0;
@@ -57,12 +58,12 @@ struct tee_result {
 
 namespace detail {
 
-struct tee_chunk {
+struct SIDECAR_API tee_chunk {
   std::shared_ptr<std::vector<std::byte>> data;
   std::size_t size = 0;
 };
 
-struct tee_state {
+struct SIDECAR_API tee_state {
   explicit tee_state(const asio::any_io_executor& ex, std::size_t n)
       : wake(ex), sinks(n) {}
   struct sink {

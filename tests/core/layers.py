@@ -12,7 +12,7 @@ ROOT = sys.argv[1] if len(sys.argv) > 1 else os.getcwd()
 HEADERS = {
     'core': ['error.hpp', 'exit_status.hpp', 'find_executable.hpp', 'detail/unique_fd.hpp',
              'detail/buffer_pool.hpp', 'detail/wakeup.hpp', 'with_timeout.hpp', 'async.hpp',
-             'detail/asio_config.hpp', 'version.hpp', 'run_sync.hpp'],  # version.hpp: generated (version.hpp.in)
+             'detail/asio_config.hpp', 'export.hpp', 'version.hpp', 'run_sync.hpp'],  # version.hpp: generated (version.hpp.in)
     'log': ['log.hpp', 'detail/error_record.hpp'],
     'command': ['binary.hpp', 'command.hpp', 'capabilities.hpp', 'presets.hpp'],
     'process': ['child.hpp', 'detail/child_state.hpp'],

@@ -2,6 +2,7 @@
 // read straight into them, so steady-state reading allocates nothing.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -9,7 +10,7 @@
 
 namespace sidecar::detail {
 
-class buffer_pool : public std::enable_shared_from_this<buffer_pool> {
+class SIDECAR_API buffer_pool : public std::enable_shared_from_this<buffer_pool> {
 public:
   // Buffers beyond `keep` that come back are freed rather than kept.
   buffer_pool(std::size_t buffer_size, std::size_t keep)
@@ -47,7 +48,7 @@ private:
 };
 
 // A buffer on loan from a pool; going out of scope gives it back.
-class pooled_buffer {
+class SIDECAR_API pooled_buffer {
 public:
   pooled_buffer() noexcept = default;
   pooled_buffer(std::shared_ptr<buffer_pool> pool)

@@ -1,6 +1,7 @@
 // The shared state of one spawned child: what async waits and the reaper hold on to.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
 
 #include <sidecar/exit_status.hpp>
@@ -26,7 +27,7 @@
 namespace sidecar {
 
 // How a child that is no longer wanted is brought down: first asked, then told, then killed.
-struct stop_ladder {
+struct SIDECAR_API stop_ladder {
   // After asking it to exit (request_exit: `q` on stdin, then stdin closed).
   std::chrono::milliseconds quit_grace{3000};
   // After SIGTERM to the process group, before SIGKILL.
@@ -42,7 +43,7 @@ enum class exit_request {
 
 namespace detail {
 
-class child_state : public std::enable_shared_from_this<child_state> {
+class SIDECAR_API child_state : public std::enable_shared_from_this<child_state> {
 public:
   child_state(const asio::any_io_executor& executor)
       : ex(executor), in(executor), out(executor), err(executor), pidfd(executor),
@@ -94,7 +95,7 @@ public:
 };
 
 // Waits for the child's exit: pidfd readiness, else SIGCHLD, and reaps.
-struct wait_exit_op {
+struct SIDECAR_API wait_exit_op {
   std::shared_ptr<child_state> s;
   bool kill_group = false;
   // child::async_wait: every cancellation type ends the wait (the child runs on); inside the
@@ -131,7 +132,7 @@ struct wait_exit_op {
 using ladder_result = std::pair<std::error_code, exit_status>;
 // Request exit, wait quit_grace; SIGTERM, wait term_grace; SIGKILL; reap. Stdout and stderr
 // are drained meanwhile so a child blocked on a full pipe can still finish.
-asio::awaitable<ladder_result> run_ladder(std::shared_ptr<child_state> s);
+SIDECAR_API asio::awaitable<ladder_result> run_ladder(std::shared_ptr<child_state> s);
 
 } // namespace detail
 } // namespace sidecar

@@ -4,6 +4,7 @@
 // which fails a run whatever its exit status.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/log.hpp>
 
 #include <cstddef>
@@ -13,7 +14,7 @@
 
 namespace sidecar::detail {
 
-class error_record {
+class SIDECAR_API error_record {
 public:
   static constexpr std::size_t max_lines = 32;   // error-level lines kept for error messages
   static constexpr std::size_t recent_lines = 5; // other lines, when no error-level line came

@@ -1,13 +1,14 @@
 // An owned file descriptor, closed on destruction.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <utility>
 
 #include <unistd.h>
 
 namespace sidecar::detail {
 
-class unique_fd {
+class SIDECAR_API unique_fd {
 public:
   unique_fd() noexcept = default;
   explicit unique_fd(int fd) noexcept : fd_(fd) {}

@@ -3,6 +3,7 @@
 // latch so that news between a waiter's look and its wait is never lost.
 #pragma once
 
+#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
 
 #include <system_error>
@@ -15,7 +16,7 @@ namespace sidecar::detail {
 
 // Not thread-safe: notify(), take() and async_wait() run on the executor it was made with
 // (post a notify() there from another thread).
-class wakeup {
+class SIDECAR_API wakeup {
 public:
   explicit wakeup(const asio::any_io_executor& ex)
       : timer_(ex, asio::steady_timer::time_point::max()) {}
