@@ -88,8 +88,17 @@ inline asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
 }
 
 // ASan's quarantine keeps freed memory resident (256 MiB by default): an RSS bound says
-// nothing under it (LeakSanitizer checks leaks at exit instead).
-#if defined(__SANITIZE_ADDRESS__)
+// nothing under it (LeakSanitizer checks leaks at exit instead). g++ says ASan with
+// __SANITIZE_ADDRESS__, clang with __has_feature.
+#if !defined(SIDECAR_TEST_ASAN) && defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SIDECAR_TEST_ASAN 1
+#endif
+#endif
+#if !defined(SIDECAR_TEST_ASAN) && defined(__SANITIZE_ADDRESS__)
+#define SIDECAR_TEST_ASAN 1
+#endif
+#if defined(SIDECAR_TEST_ASAN)
 inline constexpr bool rss_is_meaningful = false;
 #else
 inline constexpr bool rss_is_meaningful = true;

@@ -185,9 +185,11 @@ TEST_CASE("relay: a known payload spliced pipe to pipe arrives intact", "[io]") 
     auto [out_r, out_w] = make_pipe(ex);
     // The path under test: both ends pipes, so relay takes splice(2), not its buffer.
     REQUIRE(sidecar::detail::can_splice(in_r.native_handle(), out_w.native_handle()));
+    // A named reference: clang 14 cannot capture a structured binding in a lambda.
+    auto& writer = in_w;
     auto send = [&]() -> awaitable<void> {
-      co_await asio::async_write(in_w, asio::buffer(payload), asio::use_awaitable);
-      in_w.close();
+      co_await asio::async_write(writer, asio::buffer(payload), asio::use_awaitable);
+      writer.close();
     };
     relay_options o;
     o.chunk_size = 100 * 1000; // several splice calls, none pipe-sized
@@ -235,9 +237,10 @@ TEST_CASE("relay: socket to socket copies through a buffer", "[io]") {
     auto [c, d] = co_await socket_pair();
     CHECK_FALSE(sidecar::detail::can_splice(b.native_handle(), c.native_handle()));
     std::string payload(3 * 1024 * 1024 + 17, 'x');
+    auto& writer = a; // clang 14 cannot capture a structured binding in a lambda
     auto send = [&]() -> awaitable<void> {
-      co_await asio::async_write(a, asio::buffer(payload), asio::use_awaitable);
-      a.shutdown(tcp::socket::shutdown_send);
+      co_await asio::async_write(writer, asio::buffer(payload), asio::use_awaitable);
+      writer.shutdown(tcp::socket::shutdown_send);
     };
     auto [moved, got] = co_await (send() && relay(b, c) && drain(d));
     REQUIRE(moved);
@@ -521,9 +524,10 @@ TEST_CASE("tee: a slow sink slows the source instead of growing memory", "[io]")
         b.set_option(asio::socket_base::receive_buffer_size(16 * 1024));
         const std::size_t total = 8 * 1024 * 1024;
         std::string payload(total, 'y');
+        auto& writer = c; // clang 14 cannot capture a structured binding in a lambda
         auto send = [&]() -> awaitable<void> {
-          co_await asio::async_write(c, asio::buffer(payload), asio::use_awaitable);
-          c.shutdown(tcp::socket::shutdown_send);
+          co_await asio::async_write(writer, asio::buffer(payload), asio::use_awaitable);
+          writer.shutdown(tcp::socket::shutdown_send);
         };
         // The sink file is /dev/null-fast; the socket sink is read 64 KiB per 5 ms.
         auto null = file_stream::open(ex, "/dev/null", file_stream::mode::write_append);
