@@ -183,7 +183,8 @@ int main() {
     // Heap per child against 16 KiB, stdout carrying nothing (-f null -): what the driver
     // holds for a quiet child (was ~77 KiB with a 64 KiB staging buffer from the start).
     std::vector<double> heap_share;
-    for (double h : heap) heap_share.push_back(h / 16.0);
+    for (double h : heap)
+      heap_share.push_back(h / 16.0);
     rep.ratio(kase, "heap per child/16 KiB", "<=", 1.0, heap_share);
   }
 }

@@ -23,7 +23,7 @@ constexpr int seconds = 5, fps = 30, tcp_w = 320, tcp_h = 180;
 
 // Frames of output 1, read from the TCP connection ffmpeg makes.
 asio::awaitable<sidecar::expected<std::uint64_t>> count_frames(sidecar::tcp_ingest& ingest,
-                                                                pid_t from) {
+                                                               pid_t from) {
   auto conn = co_await ingest.accept(0, from); // only ffmpeg's connection
   if (!conn) co_return tl::unexpected(conn.error());
   std::vector<char> frame(tcp_w * tcp_h * 3);
@@ -66,13 +66,19 @@ asio::awaitable<sidecar::expected<int>> demo(fs::path dir) {
   sidecar::command cmd;
   cmd.hide_banner()
       // -t as an input option: the known total gives the progress bar its percent
-      .format("lavfi").duration(std::to_string(seconds))
+      .format("lavfi")
+      .duration(std::to_string(seconds))
       .input("testsrc=size=640x360:rate=" + std::to_string(fps))
-      .format("lavfi").duration(std::to_string(seconds)).input("sine=frequency=1000")
+      .format("lavfi")
+      .duration(std::to_string(seconds))
+      .input("sine=frequency=1000")
       .overwrite();
   cmd.map("0:v").map("1:a");
   cmd.hls_output(dir, {.segment_seconds = 1}) // output 0: playlist + segments
-      .map("0:v").size(tcp_w, tcp_h).format("rawvideo").pix_fmt("rgb24")
+      .map("0:v")
+      .size(tcp_w, tcp_h)
+      .format("rawvideo")
+      .pix_fmt("rgb24")
       .output(*ingest, 0); // output 1: raw frames over TCP
   if (preview) cmd.map("0:v").codec_video("mpeg4").format("matroska").output("-"); // 2
   std::cout << "running: " << cmd << '\n';
@@ -105,7 +111,7 @@ asio::awaitable<sidecar::expected<int>> demo(fs::path dir) {
             << static_cast<double>(playlist->total.count()) / 1e6 << " s) and " << frames
             << " frames over " << ingest->url(0) << ", progress " << percent << "%"
             << (preview ? ", previewed in ffplay" : "") << '\n';
-  co_return frames == seconds * fps && playlist->segments.size() >= seconds - 1 ? 0 : 1;
+  co_return frames == seconds* fps && playlist->segments.size() >= seconds - 1 ? 0 : 1;
 }
 
 int main() {

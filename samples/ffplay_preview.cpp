@@ -6,9 +6,15 @@
 
 asio::awaitable<sidecar::expected<std::uint64_t>> preview() {
   auto ex = co_await asio::this_coro::executor;
-  auto ff = sidecar::command{}.hide_banner().realtime() // -re: at the source's pace
-                .format("lavfi").input("testsrc=size=640x360:rate=30:duration=3")
-                .codec_video("mpeg4").format("matroska").output("-").spawn(ex);
+  auto ff = sidecar::command{}
+                .hide_banner()
+                .realtime() // -re: at the source's pace
+                .format("lavfi")
+                .input("testsrc=size=640x360:rate=30:duration=3")
+                .codec_video("mpeg4")
+                .format("matroska")
+                .output("-")
+                .spawn(ex);
   if (!ff) co_return sidecar::unexpected(ff.error());
   auto player = sidecar::ffplay(ex, {.format = "matroska", .window_title = "sidecar preview"});
   if (!player) co_return sidecar::unexpected(player.error());

@@ -4,8 +4,10 @@
 #include <iostream>
 
 asio::awaitable<sidecar::expected<std::string>> hello_frames() {
-  auto ff = sidecar::command{}.hide_banner()
-                .format("lavfi").input("testsrc=size=1920x1080:rate=30:duration=2")
+  auto ff = sidecar::command{}
+                .hide_banner()
+                .format("lavfi")
+                .input("testsrc=size=1920x1080:rate=30:duration=2")
                 .rawvideo() // -f rawvideo -pix_fmt rgb24 -
                 .spawn(co_await asio::this_coro::executor);
   if (!ff) co_return sidecar::unexpected(ff.error());
@@ -18,7 +20,7 @@ asio::awaitable<sidecar::expected<std::string>> hello_frames() {
   if (frames != 60)
     co_return sidecar::unexpected(sidecar::error(sidecar::errc::protocol, "not 60 frames"));
   co_return std::to_string(frames) + " frames of 1920x1080 rgb24, " + std::to_string(bytes) +
-            " bytes in all";
+      " bytes in all";
 }
 
 int main() {

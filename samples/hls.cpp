@@ -12,10 +12,14 @@ asio::awaitable<sidecar::expected<sidecar::hls_playlist>> write_hls(fs::path dir
   // The executor first: g++ 12 destroys a braced temporary ({.segment_seconds = 2}) twice in
   // a statement that also has a co_await.
   auto ex = co_await asio::this_coro::executor;
-  auto ff = sidecar::command{}.hide_banner()
-                .format("lavfi").input("testsrc=size=640x360:rate=25")
-                .format("lavfi").input("sine=frequency=440:sample_rate=44100")
-                .duration("6").hls_output(dir, {.segment_seconds = 2})
+  auto ff = sidecar::command{}
+                .hide_banner()
+                .format("lavfi")
+                .input("testsrc=size=640x360:rate=25")
+                .format("lavfi")
+                .input("sine=frequency=440:sample_rate=44100")
+                .duration("6")
+                .hls_output(dir, {.segment_seconds = 2})
                 .spawn(ex);
   if (!ff) co_return unexpected(ff.error());
   if (auto st = co_await ff->wait(); !st) co_return unexpected(st.error());
@@ -34,7 +38,8 @@ int main() {
     return 1;
   }
   std::uintmax_t bytes = 0;
-  for (const auto& s : hls->segments) bytes += s.size;
+  for (const auto& s : hls->segments)
+    bytes += s.size;
   std::cout << "hls: " << hls->segments.size() << " segments, "
             << std::chrono::duration_cast<std::chrono::milliseconds>(hls->total).count()
             << " ms in total, " << bytes << " bytes of MPEG-TS + playlist.m3u8 (removed)\n";

@@ -20,13 +20,27 @@ asio::awaitable<sidecar::expected<std::string>> named_pipes() {
     // Readers first: ffmpeg's open() of each FIFO for writing then finds a reader at once.
     if (auto r = (*pipe)->open_read(); !r) co_return unexpected(r.error());
   }
-  auto ff = sidecar::command{}.hide_banner()
-                .format("lavfi").input("testsrc=size=320x240:rate=25:duration=2")
-                .format("lavfi").input("sine=frequency=1000:sample_rate=44100:duration=2")
-                .format("srt").input_data("text/plain", "1\n00:00:00,000 --> 00:00:01,000\nHi\n\n")
-                .map("0:v").format("rawvideo").pix_fmt("rgb24").overwrite().output(*video)
-                .map("1:a").format("s16le").arg("-ac").arg("1").output(*audio)
-                .map("2:s").format("srt").output(*text)
+  auto ff = sidecar::command{}
+                .hide_banner()
+                .format("lavfi")
+                .input("testsrc=size=320x240:rate=25:duration=2")
+                .format("lavfi")
+                .input("sine=frequency=1000:sample_rate=44100:duration=2")
+                .format("srt")
+                .input_data("text/plain", "1\n00:00:00,000 --> 00:00:01,000\nHi\n\n")
+                .map("0:v")
+                .format("rawvideo")
+                .pix_fmt("rgb24")
+                .overwrite()
+                .output(*video)
+                .map("1:a")
+                .format("s16le")
+                .arg("-ac")
+                .arg("1")
+                .output(*audio)
+                .map("2:s")
+                .format("srt")
+                .output(*text)
                 .spawn(ex);
   if (!ff) co_return unexpected(ff.error());
   auto [v, a, t] = co_await (sidecar::count_bytes(*video) && sidecar::count_bytes(*audio) &&
@@ -36,7 +50,7 @@ asio::awaitable<sidecar::expected<std::string>> named_pipes() {
   if (*v != 320u * 240 * 3 * 25 * 2 || *a != 44100u * 2 * 2 || t->find("Hi") == t->npos)
     co_return unexpected(sidecar::error(sidecar::errc::protocol, "an output is not whole"));
   co_return "video " + std::to_string(*v) + " bytes, audio " + std::to_string(*a) +
-            " bytes, subtitles intact";
+      " bytes, subtitles intact";
 }
 
 int main() {

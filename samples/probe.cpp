@@ -9,11 +9,17 @@ namespace fs = std::filesystem;
 
 asio::awaitable<sidecar::expected<sidecar::media_info>> probe(std::string path, bool make) {
   if (make) {
-    auto ff = sidecar::command{}.hide_banner()
-                  .format("lavfi").input("testsrc=size=640x360:rate=30:duration=3")
-                  .format("lavfi").input("sine=frequency=440:duration=3")
-                  .codec_video("libx264").pix_fmt("yuv420p").codec_audio("aac")
-                  .overwrite().output(path)
+    auto ff = sidecar::command{}
+                  .hide_banner()
+                  .format("lavfi")
+                  .input("testsrc=size=640x360:rate=30:duration=3")
+                  .format("lavfi")
+                  .input("sine=frequency=440:duration=3")
+                  .codec_video("libx264")
+                  .pix_fmt("yuv420p")
+                  .codec_audio("aac")
+                  .overwrite()
+                  .output(path)
                   .spawn(co_await asio::this_coro::executor);
     if (!ff) co_return sidecar::unexpected(ff.error());
     if (auto st = co_await ff->wait(); !st) co_return sidecar::unexpected(st.error());
@@ -37,8 +43,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cout << "probe: " << fs::path(path).filename().string() << ": " << info->format << ", "
-            << (info->duration ? static_cast<double>(info->duration->count()) / 1e6 : 0.0)
-            << " s";
+            << (info->duration ? static_cast<double>(info->duration->count()) / 1e6 : 0.0) << " s";
   for (const auto& s : info->streams) {
     std::cout << "; #" << s.index << ' ' << s.type << ' ' << s.codec;
     if (s.type == "video")

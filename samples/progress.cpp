@@ -2,7 +2,6 @@
 // when stdout is not one. The total comes from -t; ffmpeg prints a stats line twice a second.
 #include <sidecar/sidecar.hpp>
 
-
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -26,13 +25,18 @@ asio::awaitable<sidecar::expected<int>> transcode_with_progress(fs::path out) {
   const bool tty = ::isatty(STDOUT_FILENO) == 1;
   auto ff = sidecar::command{}
                 .hide_banner()
-                .format("lavfi").input("testsrc=size=1280x720:rate=30")
-                .format("lavfi").input("sine=frequency=440")
+                .format("lavfi")
+                .input("testsrc=size=1280x720:rate=30")
+                .format("lavfi")
+                .input("sine=frequency=440")
                 .duration("8")
-                .codec_video("libx264").preset("veryfast").pix_fmt("yuv420p")
+                .codec_video("libx264")
+                .preset("veryfast")
+                .pix_fmt("yuv420p")
                 .codec_audio("aac")
                 .stats_period("0.25")
-                .overwrite().output(out.string())
+                .overwrite()
+                .output(out.string())
                 .spawn(co_await asio::this_coro::executor);
   if (!ff) co_return sidecar::unexpected(ff.error());
   sidecar::progress last;
@@ -43,10 +47,12 @@ asio::awaitable<sidecar::expected<int>> transcode_with_progress(fs::path out) {
     double eta = p->eta ? static_cast<double>(p->eta->count()) / 1e6 : 0.0;
     char line[160];
     std::snprintf(line, sizeof line, "[%s] %5.1f%%  frame %5llu  speed %5.2fx  eta %5.1fs",
-                  bar(pct, 30).c_str(), pct,
-                  static_cast<unsigned long long>(p->frame.value_or(0)), speed, eta);
-    if (tty) std::cout << '\r' << line << std::flush;
-    else std::cout << line << '\n';
+                  bar(pct, 30).c_str(), pct, static_cast<unsigned long long>(p->frame.value_or(0)),
+                  speed, eta);
+    if (tty)
+      std::cout << '\r' << line << std::flush;
+    else
+      std::cout << line << '\n';
   }
   if (tty) std::cout << '\n';
   auto status = co_await ff->wait();

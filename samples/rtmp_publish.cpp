@@ -16,16 +16,21 @@ namespace {
 
 // 5 s with a keyframe every second: a player that joins late starts within a second.
 sidecar::command publisher(const std::string& url) {
-  return sidecar::command{}.hide_banner()
-      .format("lavfi").input("testsrc=size=640x360:rate=25")
-      .format("lavfi").input("sine=frequency=440:sample_rate=44100")
-      .duration("5").rtmp_push(url, {.gop = 25});
+  return sidecar::command{}
+      .hide_banner()
+      .format("lavfi")
+      .input("testsrc=size=640x360:rate=25")
+      .format("lavfi")
+      .input("sine=frequency=440:sample_rate=44100")
+      .duration("5")
+      .rtmp_push(url, {.gop = 25});
 }
 
 // Publishes to `url`, reading progress as it goes: the number of frames sent.
 asio::awaitable<sidecar::expected<std::uint64_t>> publish(sidecar::ffmpeg_child& pub) {
   std::uint64_t frames = 0;
-  while (auto p = co_await pub.next_progress()) frames = p->frame.value_or(frames);
+  while (auto p = co_await pub.next_progress())
+    frames = p->frame.value_or(frames);
   if (auto st = co_await pub.wait(); !st) co_return unexpected(st.error());
   co_return frames;
 }
@@ -49,9 +54,15 @@ asio::awaitable<sidecar::expected<std::string>> through_own_server(fs::path dir)
   if (!co_await pub->next_progress())
     co_return unexpected(sidecar::error(sidecar::errc::protocol, "the publisher sent nothing"));
   auto copy = (dir / "played.flv").string();
-  auto player = sidecar::command{}.hide_banner()
-                    .arg("-rw_timeout").arg("15000000") // no stream for 15 s: give up
-                    .input(url).duration("2").codec_video("copy").codec_audio("copy").output(copy)
+  auto player = sidecar::command{}
+                    .hide_banner()
+                    .arg("-rw_timeout")
+                    .arg("15000000") // no stream for 15 s: give up
+                    .input(url)
+                    .duration("2")
+                    .codec_video("copy")
+                    .codec_audio("copy")
+                    .output(copy)
                     .spawn(ex);
   if (!player) co_return unexpected(player.error());
   auto played = co_await player->wait();
@@ -65,8 +76,8 @@ asio::awaitable<sidecar::expected<std::string>> through_own_server(fs::path dir)
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
       m->duration.value_or(std::chrono::microseconds{}));
   co_return "sent " + std::to_string(*frames) + " frames to a private nginx-rtmp, played " +
-            std::to_string(ms.count()) + " ms back (" + m->streams.at(0).codec + " + " +
-            m->streams.at(1).codec + ")";
+      std::to_string(ms.count()) + " ms back (" + m->streams.at(0).codec + " + " +
+      m->streams.at(1).codec + ")";
 }
 
 } // namespace

@@ -17,17 +17,24 @@ asio::awaitable<sidecar::expected<std::string>> receive(fs::path dir) {
   if (!port) co_return unexpected(port.error());
   auto url = "rtmp://127.0.0.1:" + std::to_string(*port) + "/live/x";
   auto file = (dir / "received.flv").string();
-  auto server = sidecar::command{}.hide_banner()
+  auto server = sidecar::command{}
+                    .hide_banner()
                     .rtmp_listen(url, {.timeout = 20s}) // no publisher for 20 s: give up
-                    .codec_video("copy").codec_audio("copy").output(file)
+                    .codec_video("copy")
+                    .codec_audio("copy")
+                    .output(file)
                     .spawn(ex);
   if (!server) co_return unexpected(server.error());
   if (auto ready = co_await sidecar::wait_listening(server->id(), *port, 10s); !ready)
     co_return unexpected(ready.error());
-  auto pub = sidecar::command{}.hide_banner()
-                 .format("lavfi").input("testsrc=size=640x360:rate=25")
-                 .format("lavfi").input("sine=frequency=440:sample_rate=44100")
-                 .duration("3").rtmp_push(url, {.gop = 25})
+  auto pub = sidecar::command{}
+                 .hide_banner()
+                 .format("lavfi")
+                 .input("testsrc=size=640x360:rate=25")
+                 .format("lavfi")
+                 .input("sine=frequency=440:sample_rate=44100")
+                 .duration("3")
+                 .rtmp_push(url, {.gop = 25})
                  .spawn(ex);
   if (!pub) co_return unexpected(pub.error());
   // The server's input ends when its publisher disconnects; then it finishes the file.
@@ -39,9 +46,9 @@ asio::awaitable<sidecar::expected<std::string>> receive(fs::path dir) {
     co_return unexpected(sidecar::error(sidecar::errc::protocol, "recorded without A/V"));
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
       m->duration.value_or(std::chrono::microseconds{}));
-  co_return "recorded " + std::to_string(ms.count()) + " ms (" + m->streams.at(0).codec +
-            " + " + m->streams.at(1).codec + "), " + std::to_string(fs::file_size(file)) +
-            " bytes, from a publisher on " + url;
+  co_return "recorded " + std::to_string(ms.count()) + " ms (" + m->streams.at(0).codec + " + " +
+      m->streams.at(1).codec + "), " + std::to_string(fs::file_size(file)) +
+      " bytes, from a publisher on " + url;
 }
 
 int main() {

@@ -23,13 +23,27 @@ asio::awaitable<sidecar::expected<std::string>> tcp_multi_output() {
   auto ex = co_await asio::this_coro::executor;
   auto in = sidecar::tcp_ingest::open(ex, {.outputs = 3});
   if (!in) co_return unexpected(in.error());
-  auto ff = sidecar::command{}.hide_banner()
-                .format("lavfi").input("testsrc=size=1920x1080:rate=60:duration=0.5")
-                .format("lavfi").input("sine=frequency=1000:sample_rate=44100:duration=0.5")
-                .format("srt").input_data("text/plain", "1\n00:00:00,000 --> 00:00:01,000\nHi\n\n")
-                .map("0:v").format("rawvideo").pix_fmt("rgb24").output(*in, 0)
-                .map("1:a").format("s16le").arg("-ac").arg("1").output(*in, 1)
-                .map("2:s").codec_subtitle("srt").format("srt").output(*in, 2)
+  auto ff = sidecar::command{}
+                .hide_banner()
+                .format("lavfi")
+                .input("testsrc=size=1920x1080:rate=60:duration=0.5")
+                .format("lavfi")
+                .input("sine=frequency=1000:sample_rate=44100:duration=0.5")
+                .format("srt")
+                .input_data("text/plain", "1\n00:00:00,000 --> 00:00:01,000\nHi\n\n")
+                .map("0:v")
+                .format("rawvideo")
+                .pix_fmt("rgb24")
+                .output(*in, 0)
+                .map("1:a")
+                .format("s16le")
+                .arg("-ac")
+                .arg("1")
+                .output(*in, 1)
+                .map("2:s")
+                .codec_subtitle("srt")
+                .format("srt")
+                .output(*in, 2)
                 .spawn(ex);
   if (!ff) co_return unexpected(ff.error());
   auto count = [](auto& s) { return sidecar::count_bytes(s); };
@@ -41,7 +55,7 @@ asio::awaitable<sidecar::expected<std::string>> tcp_multi_output() {
   if (*v != 1920u * 1080 * 3 * 30 || *a != 44100 || t->find("Hi") == std::string::npos)
     co_return unexpected(sidecar::error(sidecar::errc::protocol, "an output is not whole"));
   co_return "port " + std::to_string(in->port()) + ": video " + std::to_string(*v) +
-            " bytes, audio " + std::to_string(*a) + " bytes, subtitle intact";
+      " bytes, audio " + std::to_string(*a) + " bytes, subtitle intact";
 }
 
 int main() {

@@ -10,9 +10,13 @@ asio::awaitable<sidecar::expected<std::uint64_t>> tcp_stream() {
   auto ex = co_await asio::this_coro::executor;
   auto ingest = sidecar::tcp_ingest::open(ex);
   if (!ingest) co_return sidecar::unexpected(ingest.error());
-  auto ff = sidecar::command{}.hide_banner()
-                .format("lavfi").input("testsrc=size=640x480:rate=30:duration=2")
-                .format("rawvideo").pix_fmt("rgb24").output(*ingest, 0)
+  auto ff = sidecar::command{}
+                .hide_banner()
+                .format("lavfi")
+                .input("testsrc=size=640x480:rate=30:duration=2")
+                .format("rawvideo")
+                .pix_fmt("rgb24")
+                .output(*ingest, 0)
                 .spawn(ex);
   if (!ff) co_return sidecar::unexpected(ff.error());
   auto conn = co_await ingest->accept(0, ff->id()); // only ffmpeg's connection

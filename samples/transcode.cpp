@@ -4,7 +4,6 @@
 // one has been written. ffmpeg-sidecar's h265_transcode example, with no thread.
 #include <sidecar/sidecar.hpp>
 
-
 #include <filesystem>
 #include <iostream>
 
@@ -16,8 +15,12 @@ namespace {
 asio::awaitable<sidecar::expected<void>> make_input(const fs::path& path) {
   auto ff = sidecar::command{}
                 .hide_banner()
-                .format("lavfi").input("testsrc=size=640x360:rate=30:duration=3")
-                .codec_video("libx264").pix_fmt("yuv420p").overwrite().output(path.string())
+                .format("lavfi")
+                .input("testsrc=size=640x360:rate=30:duration=3")
+                .codec_video("libx264")
+                .pix_fmt("yuv420p")
+                .overwrite()
+                .output(path.string())
                 .spawn(co_await asio::this_coro::executor);
   if (!ff) co_return tl::unexpected(ff.error());
   auto st = co_await ff->wait();
@@ -41,15 +44,20 @@ asio::awaitable<sidecar::expected<int>> transcode(fs::path dir) {
     co_return sidecar::unexpected(sidecar::error(sidecar::errc::protocol, "no output stream"));
   const auto& video = *streams.front();
   std::string codec = "libx265";
-  auto encoder =
-      sidecar::command{}
-          .hide_banner()
-          .format("rawvideo").pix_fmt("rgb24").size(static_cast<unsigned>(video.width),
-                                                    static_cast<unsigned>(video.height))
-          .rate(video.fps.value_or(30.0)).input("-")
-          .codec_video(codec).pix_fmt("yuv420p").arg("-x265-params").arg("log-level=error")
-          .overwrite().output(out.string())
-          .spawn(ex);
+  auto encoder = sidecar::command{}
+                     .hide_banner()
+                     .format("rawvideo")
+                     .pix_fmt("rgb24")
+                     .size(static_cast<unsigned>(video.width), static_cast<unsigned>(video.height))
+                     .rate(video.fps.value_or(30.0))
+                     .input("-")
+                     .codec_video(codec)
+                     .pix_fmt("yuv420p")
+                     .arg("-x265-params")
+                     .arg("log-level=error")
+                     .overwrite()
+                     .output(out.string())
+                     .spawn(ex);
   if (!encoder) co_return sidecar::unexpected(encoder.error());
 
   std::size_t frames = 0;
@@ -58,7 +66,8 @@ asio::awaitable<sidecar::expected<int>> transcode(fs::path dir) {
     auto px = f->data();
     const auto row = static_cast<std::size_t>(f->width) * 3;
     for (std::size_t y = 0; y < static_cast<std::size_t>(f->height); ++y)
-      for (std::size_t x = 0; x < row / 2; ++x) px[y * row + x] = ~px[y * row + x];
+      for (std::size_t x = 0; x < row / 2; ++x)
+        px[y * row + x] = ~px[y * row + x];
     if (auto w = co_await encoder->write_frame(*f); !w) co_return sidecar::unexpected(w.error());
     ++frames;
   }

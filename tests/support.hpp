@@ -6,10 +6,10 @@
 #include <asio/buffer.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
-#include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
 
 #include <chrono>
@@ -31,8 +31,7 @@ using namespace std::chrono_literals;
 
 // Runs the coroutine on its own io_context. A hang fails the test instead of freezing the
 // suite: past the limit the context is destroyed, which ends every child it still owns.
-template <class T>
-T run(asio::awaitable<T> aw, std::chrono::steady_clock::duration limit = 30s) {
+template <class T> T run(asio::awaitable<T> aw, std::chrono::steady_clock::duration limit = 30s) {
   std::future<T> result;
   {
     asio::io_context ctx;
@@ -57,7 +56,8 @@ template <class... A> std::vector<std::string> strings(A&&... a) {
 // Entries in /proc/self/fd, less the one opendir itself uses.
 inline std::size_t open_fds() {
   std::size_t n = 0;
-  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+    ++n;
   return n - 1;
 }
 

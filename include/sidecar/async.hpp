@@ -20,8 +20,8 @@
 // associated allocator.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
+#include <sidecar/export.hpp>
 
 #include <sidecar/error.hpp>
 

@@ -1,8 +1,9 @@
-// Locating ffmpeg, ffplay and ffprobe: SIDECAR_FFMPEG / SIDECAR_FFPLAY / SIDECAR_FFPROBE, then PATH.
+// Locating ffmpeg, ffplay and ffprobe: SIDECAR_FFMPEG / SIDECAR_FFPLAY / SIDECAR_FFPROBE, then
+// PATH.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/error.hpp>
+#include <sidecar/export.hpp>
 
 #include <filesystem>
 #include <string_view>

@@ -1,9 +1,9 @@
 // What one ffmpeg binary is and which of the builder's options it takes: probed once per path.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/error.hpp>
 #include <sidecar/exit_status.hpp>
+#include <sidecar/export.hpp>
 #include <sidecar/log.hpp>
 
 #include <filesystem>
@@ -40,14 +40,14 @@ SIDECAR_API expected<version_info> describe_binary(const std::filesystem::path& 
 /// `program -hide_banner -version` judged from its exit status and stdout: the version, or an
 /// error naming the program (its first line of output when it failed or printed no version).
 /// describe_binary() and ffmpeg_version() both read a run through it.
-SIDECAR_API expected<version_info> version_from_output(std::string_view program, const exit_status& status,
-                                           std::string_view out);
+SIDECAR_API expected<version_info>
+version_from_output(std::string_view program, const exit_status& status, std::string_view out);
 
 /// Rewrites argv (arguments without the program name) for a binary of version `v`: each gated
 /// option the release lacks is replaced by its fallback or dropped with its value, and `notes`
 /// gets one sentence for each, naming the option, the version and what happens instead. A
 /// version whose release is unknown is taken as new enough (nothing is changed).
 SIDECAR_API void adapt_arguments(std::vector<std::string>& argv, const version_info& v,
-                     std::vector<std::string>& notes);
+                                 std::vector<std::string>& notes);
 
 } // namespace sidecar

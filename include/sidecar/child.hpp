@@ -2,8 +2,8 @@
 // stop verbs for its whole process group, and a destructor that never leaves a zombie.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
+#include <sidecar/export.hpp>
 
 #include <sidecar/async.hpp>
 #include <sidecar/detail/child_state.hpp>
@@ -255,7 +255,8 @@ struct SIDECAR_API run_limits {
 /// lets through), it kills and reaps the group too: asio::error::operation_aborted, as a value.
 /// One helper for every "run a tool, read what it
 /// printed" (ffmpeg -version, ffprobe).
-SIDECAR_API asio::awaitable<expected<program_output>> run_to_end(spawn_options options, run_limits limits = {});
+SIDECAR_API asio::awaitable<expected<program_output>> run_to_end(spawn_options options,
+                                                                 run_limits limits = {});
 /// The same on the calling thread, on a private io_context: for callers outside a coroutine.
 /// It blocks up to limits.timeout.
 SIDECAR_API expected<program_output> run_to_end_sync(spawn_options options, run_limits limits = {});

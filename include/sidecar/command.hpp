@@ -1,9 +1,9 @@
 // Building an ffmpeg / ffplay / ffprobe argument list, and showing it safely to humans.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/binary.hpp>
 #include <sidecar/error.hpp>
+#include <sidecar/export.hpp>
 
 #include <chrono>
 #include <concepts>
@@ -290,8 +290,9 @@ public:
   /// spawns; this header knows no processes, so calling it needs <sidecar/ffmpeg_child.hpp>
   /// (or <sidecar/sidecar.hpp>), and says so when it is missing.
   template <class Executor, class Child = ffmpeg_child> auto spawn(const Executor& ex) const {
-    static_assert(requires { sizeof(Child); },
-                  "command::spawn needs #include <sidecar/ffmpeg_child.hpp> (or sidecar.hpp)");
+    static_assert(
+        requires { sizeof(Child); },
+        "command::spawn needs #include <sidecar/ffmpeg_child.hpp> (or sidecar.hpp)");
     return Child::spawn(ex, *this);
   }
 
@@ -329,7 +330,8 @@ SIDECAR_API std::ostream& operator<<(std::ostream& out, const command& c);
 /// (rtmp://host/app/***), SRT streamid= values, and query values whose name looks like a
 /// credential (cid, and names containing key, token, pass, pwd, secret, auth, sig, cred).
 /// Everything else is left as is.
-SIDECAR_API std::string mask_secrets(std::string_view text, std::span<const std::string> values = {});
+SIDECAR_API std::string mask_secrets(std::string_view text,
+                                     std::span<const std::string> values = {});
 /// The same in place, for a hot path: false, without allocating, when there is nothing to
 /// mask (no value occurs and there is no "://"), which is every line of a command without
 /// secrets but for one search.

@@ -1,8 +1,8 @@
 // The error every fallible sidecar operation returns, and the expected<T> alias around it.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/exit_status.hpp>
+#include <sidecar/export.hpp>
 
 #include <iosfwd>
 #include <optional>

@@ -2,9 +2,9 @@
 // raw frames and byte chunks from stdout and errors — one flat variant.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/detail/buffer_pool.hpp>
 #include <sidecar/error.hpp>
+#include <sidecar/export.hpp>
 #include <sidecar/log.hpp>
 
 #include <chrono>

@@ -2,8 +2,8 @@
 // what it says (parsed stderr) and produces (frames or chunks on stdout), then its exit.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
+#include <sidecar/export.hpp>
 
 #include <sidecar/async.hpp>
 #include <sidecar/binary.hpp>

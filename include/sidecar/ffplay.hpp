@@ -32,6 +32,7 @@ SIDECAR_API command ffplay_command(const ffplay_options& options = {});
 /// Spawns ffplay reading stdin. Write the stream into `stdin_pipe()` (a relay() or tee() sink)
 /// and close it at the end; `wait()` then says whether ffplay played it all and exited 0. A
 /// missing ffplay is errc::binary_not_found at once.
-SIDECAR_API expected<ffmpeg_child> ffplay(const asio::any_io_executor& ex, const ffplay_options& options = {});
+SIDECAR_API expected<ffmpeg_child> ffplay(const asio::any_io_executor& ex,
+                                          const ffplay_options& options = {});
 
 } // namespace sidecar

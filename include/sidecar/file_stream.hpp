@@ -5,8 +5,8 @@
 // operations complete.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
+#include <sidecar/export.hpp>
 
 #include <sidecar/detail/unique_fd.hpp>
 #include <sidecar/error.hpp>
@@ -45,8 +45,10 @@ public:
   static expected<file_stream> open(const executor_type& ex, const std::filesystem::path& path,
                                     mode m = mode::read) {
     int flags = O_CLOEXEC;
-    if (m == mode::read) flags |= O_RDONLY;
-    else flags |= O_WRONLY | O_CREAT | (m == mode::write_append ? O_APPEND : O_TRUNC);
+    if (m == mode::read)
+      flags |= O_RDONLY;
+    else
+      flags |= O_WRONLY | O_CREAT | (m == mode::write_append ? O_APPEND : O_TRUNC);
     int fd = ::open(path.c_str(), flags, 0644);
     if (fd == -1) return fail_errno("opening " + path.string(), errno);
     return file_stream(ex, fd);

@@ -2,8 +2,8 @@
 // layer for a bare program name and by the command layer behind its SIDECAR_* variables.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/error.hpp>
+#include <sidecar/export.hpp>
 
 #include <filesystem>
 #include <string_view>

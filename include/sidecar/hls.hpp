@@ -3,8 +3,8 @@
 // that needs the files should check them: check_hls() reads the playlist and every segment.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/error.hpp>
+#include <sidecar/export.hpp>
 
 #include <chrono>
 #include <cstdint>

@@ -3,12 +3,12 @@
 // events as for the whole stream at once.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <sidecar/export.hpp>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -167,9 +167,9 @@ struct SIDECAR_API log_line {
 };
 
 /// What the parser makes of one stderr line (the event stream adds frames, chunks, errors).
-using log_event = std::variant<version_info, configuration_info, library_version, input_info,
-                               duration_info, stream_info, stream_mapping_entry, output_info,
-                               progress, log_line>;
+using log_event =
+    std::variant<version_info, configuration_info, library_version, input_info, duration_info,
+                 stream_info, stream_mapping_entry, output_info, progress, log_line>;
 
 /// Incremental parser of ffmpeg's stderr. Lines end at LF or CR; a partial line waits for
 /// the next feed; a line longer than max_line is cut there (the rest is a new line), so memory
@@ -191,9 +191,7 @@ public:
   /// that splits stderr into lines itself — the event stream does, to know each event's line:
   /// the events feed() gives for that line, without splitting or copying it again. Not to be
   /// mixed with feed() on one parser; finish() still ends the stream.
-  template <class Sink> void feed_line(std::string_view text, Sink&& s) {
-    line(text, sink_ref(s));
-  }
+  template <class Sink> void feed_line(std::string_view text, Sink&& s) { line(text, sink_ref(s)); }
 
   /// Lines (events) seen so far.
   std::uint64_t lines() const noexcept { return lines_; }
@@ -302,7 +300,12 @@ public:
 
   /// Reads bytes (any slicing), calling `s(progress&&)` for each block completed.
   template <class Sink> void feed(std::string_view bytes, Sink&& s) {
-    feed_impl(bytes, [](void* o, progress&& p) { (*static_cast<std::remove_reference_t<Sink>*>(o))(std::move(p)); }, &s);
+    feed_impl(
+        bytes,
+        [](void* o, progress&& p) {
+          (*static_cast<std::remove_reference_t<Sink>*>(o))(std::move(p));
+        },
+        &s);
   }
 
 private:

@@ -2,8 +2,8 @@
 // the probe layer's pure part (fuzzed alone); probe.hpp runs ffprobe.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/error.hpp>
+#include <sidecar/export.hpp>
 
 #include <chrono>
 #include <cstdint>

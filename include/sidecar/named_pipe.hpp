@@ -2,8 +2,8 @@
 // at a given path, opened without ever blocking the io_context, removed on destruction.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
+#include <sidecar/export.hpp>
 
 #include <sidecar/async.hpp>
 #include <sidecar/error.hpp>
@@ -70,8 +70,8 @@ public:
   /// Opens the writing end once a reader has the FIFO open, retrying with a short backoff
   /// (ENXIO means "no reader yet"); errc::timed_out after `timeout`; cancelled (any type):
   /// asio::error::operation_aborted. Never blocks the thread.
-  asio::awaitable<expected<void>> open_write(
-      std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  asio::awaitable<expected<void>>
+  open_write(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   /// The same through any completion token: void(std::error_code) (see <sidecar/async.hpp>).
   /// The named_pipe must outlive the operation.
   template <class Token = asio::default_completion_token_t<executor_type>>
@@ -87,8 +87,7 @@ public:
   template <class MutableBufferSequence, class Token = asio::use_awaitable_t<>>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token = {}) {
     return asio::async_compose<Token, void(std::error_code, std::size_t)>(
-        [this, buffers, step = 0](auto& self, std::error_code ec = {},
-                                  std::size_t n = 0) mutable {
+        [this, buffers, step = 0](auto& self, std::error_code ec = {}, std::size_t n = 0) mutable {
           if (step == 0) {
             step = 1;
             if (!writer_seen_) { // before the first writer, read() would say EOF: wait

@@ -11,8 +11,8 @@
 // the child object, going out of scope, is stopped by the ladder and reaped.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
+#include <sidecar/export.hpp>
 
 #include <sidecar/error.hpp>
 

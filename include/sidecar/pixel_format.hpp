@@ -3,10 +3,10 @@
 // added; sizes follow av_image_get_buffer_size(fmt, w, h, 1), which the rawvideo encoder uses.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <array>
 #include <cstddef>
 #include <optional>
+#include <sidecar/export.hpp>
 #include <span>
 #include <string_view>
 
@@ -53,8 +53,9 @@ SIDECAR_API const pixel_format_info* find_pixel_format(std::string_view name) no
 /// chroma sizes rounded up, pal8's palette included. nullopt for hardware formats and sizes
 /// ffmpeg refuses (≤ 0, or too large).
 SIDECAR_API std::optional<std::size_t> frame_size(const pixel_format_info& format, int width,
-                                      int height) noexcept;
+                                                  int height) noexcept;
 /// The same by the format's name ("rgb24"); nullopt for a name not in the table.
-SIDECAR_API std::optional<std::size_t> frame_size(std::string_view name, int width, int height) noexcept;
+SIDECAR_API std::optional<std::size_t> frame_size(std::string_view name, int width,
+                                                  int height) noexcept;
 
 } // namespace sidecar

@@ -2,8 +2,8 @@
 // HLS output, each as the usual ffmpeg streaming guide writes it, with its knobs in a struct.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/command.hpp>
+#include <sidecar/export.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -55,7 +55,8 @@ struct SIDECAR_API rtmp_listen_options {
 ///   -listen 1 [-timeout S] -i rtmp://HOST:PORT/APP/STREAM
 /// ffmpeg binds HOST:PORT (1935 when absent) and takes the first publisher that connects;
 /// the stream ends when the publisher disconnects. Follow it with outputs as for any input.
-SIDECAR_API command& rtmp_listen(command& cmd, std::string_view url, rtmp_listen_options options = {});
+SIDECAR_API command& rtmp_listen(command& cmd, std::string_view url,
+                                 rtmp_listen_options options = {});
 
 /// The settings of hls_output(); the defaults are the streaming guide's.
 struct SIDECAR_API hls_options {
@@ -84,6 +85,7 @@ struct SIDECAR_API hls_options {
 ///   -c:v libx264 -pix_fmt yuv420p -force_key_frames expr:gte(t,n_forced*4) -c:a aac
 ///   -f hls -hls_time 4 -hls_list_size 0 -hls_segment_filename DIR/segment%03d.ts
 ///   DIR/playlist.m3u8
-SIDECAR_API command& hls_output(command& cmd, const std::filesystem::path& dir, hls_options options = {});
+SIDECAR_API command& hls_output(command& cmd, const std::filesystem::path& dir,
+                                hls_options options = {});
 
 } // namespace sidecar

@@ -2,8 +2,8 @@
 // `ffprobe -print_format json -show_format -show_streams`.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
+#include <sidecar/export.hpp>
 
 #include <sidecar/async.hpp>
 #include <sidecar/error.hpp>
@@ -32,7 +32,8 @@ struct SIDECAR_API probe_options {
 /// that is not media is errc::process_failed carrying ffprobe's exit status and its message
 /// ("No such file or directory", "Invalid data found when processing input"); a missing
 /// ffprobe is errc::binary_not_found.
-SIDECAR_API asio::awaitable<expected<media_info>> probe(std::string input, probe_options options = {});
+SIDECAR_API asio::awaitable<expected<media_info>> probe(std::string input,
+                                                        probe_options options = {});
 
 /// The same through any completion token, on `ex`: void(std::error_code, media_info) (see
 /// <sidecar/async.hpp>). Cancellation, of any type, kills ffprobe and completes with

@@ -14,8 +14,8 @@
 #include <asio/buffer.hpp>
 #include <asio/cancellation_state.hpp>
 #include <asio/error.hpp>
-#include <asio/this_coro.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <array>
@@ -25,7 +25,6 @@
 #include <vector>
 
 namespace sidecar {
-
 
 /// Reads `source` to its end, discarding the bytes: how many there were. For outputs whose
 /// size is what matters (a test, a meter).

@@ -2,8 +2,8 @@
 // splice(2) when the kernel allows it, then half-close the sink so the next process sees EOF.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
+#include <sidecar/export.hpp>
 
 #include <sidecar/async.hpp>
 #include <sidecar/error.hpp>
@@ -151,8 +151,8 @@ asio::awaitable<expected<std::uint64_t>> relay(Source& source, Sink& sink,
           break;
         case detail::splice_step::wait_sink:
           if (auto ec = co_await detail::wait_writable(sink))
-            co_return fail(ec, "relay: waiting for the sink after " + std::to_string(total) +
-                                   " bytes");
+            co_return fail(ec,
+                           "relay: waiting for the sink after " + std::to_string(total) + " bytes");
           break;
         case detail::splice_step::unsupported:
           fallback = true; // e.g. a file system without splice: copy instead
@@ -172,13 +172,12 @@ asio::awaitable<expected<std::uint64_t>> relay(Source& source, Sink& sink,
         auto [wec, w] = co_await asio::async_write(sink, asio::buffer(buffer.data(), n), tuple);
         total += w;
         if (wec)
-          co_return fail(wec, "relay: writing to the sink after " + std::to_string(total) +
-                                  " bytes");
+          co_return fail(wec,
+                         "relay: writing to the sink after " + std::to_string(total) + " bytes");
       }
       if (rec == asio::error::eof) break;
       if (rec)
-        co_return fail(rec, "relay: reading the source after " + std::to_string(total) +
-                                " bytes");
+        co_return fail(rec, "relay: reading the source after " + std::to_string(total) + " bytes");
     }
   }
   closer.reached_end();

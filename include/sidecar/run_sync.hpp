@@ -10,8 +10,8 @@
 // (the job would wait on a context nobody runs): co_await the job there instead.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
+#include <sidecar/export.hpp>
 
 #include <sidecar/error.hpp>
 #include <sidecar/with_timeout.hpp>

@@ -33,8 +33,8 @@
 // is not waited for.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
+#include <sidecar/export.hpp>
 
 #include <sidecar/async.hpp>
 #include <sidecar/error.hpp>
@@ -119,9 +119,8 @@ public:
   /// asio::ip::tcp::socket), a closed socket with the error (see <sidecar/async.hpp>). The
   /// tcp_ingest must outlive the operation, as an Asio acceptor must.
   template <class Token = asio::default_completion_token_t<executor_type>>
-    requires(!std::is_integral_v<std::remove_cvref_t<Token>>)
-  auto async_accept(std::size_t output,
-                    Token&& token = asio::default_completion_token_t<executor_type>()) {
+  requires(!std::is_integral_v<std::remove_cvref_t<Token>>) auto async_accept(
+      std::size_t output, Token&& token = asio::default_completion_token_t<executor_type>()) {
     return detail::async_spawned<expected<asio::ip::tcp::socket>>(
         ex_, [this, output] { return accept(output); }, std::forward<Token>(token));
   }
@@ -156,8 +155,9 @@ SIDECAR_API expected<unsigned short> free_loopback_port();
 
 /// Connects to a server that may not be listening yet (ffmpeg with `?listen`), retrying with
 /// a short backoff until `timeout`. Cancelled (any type): asio::error::operation_aborted.
-SIDECAR_API asio::awaitable<expected<asio::ip::tcp::socket>> connect_with_retry(
-    asio::ip::tcp::endpoint to, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+SIDECAR_API asio::awaitable<expected<asio::ip::tcp::socket>>
+connect_with_retry(asio::ip::tcp::endpoint to,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 /// The same through any completion token, on `ex`: void(std::error_code, asio::ip::tcp::socket).
 template <detail::executor_like Executor, class Token = asio::default_completion_token_t<Executor>>

@@ -3,8 +3,8 @@
 // reported without stalling the others.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
+#include <sidecar/export.hpp>
 
 #include <sidecar/detail/wakeup.hpp>
 #include <sidecar/error.hpp>
@@ -64,8 +64,7 @@ struct SIDECAR_API tee_chunk {
 };
 
 struct SIDECAR_API tee_state {
-  explicit tee_state(const asio::any_io_executor& ex, std::size_t n)
-      : wake(ex), sinks(n) {}
+  explicit tee_state(const asio::any_io_executor& ex, std::size_t n) : wake(ex), sinks(n) {}
   struct sink {
     std::deque<tee_chunk> queue;
     std::size_t queued = 0;
@@ -129,7 +128,8 @@ asio::awaitable<void> tee_reader(tee_state& st, Source& source, const tee_option
                        [](const auto& r) { return r.failed.has_value(); });
   };
   for (;;) {
-    while (lagging() && !st.stopping()) co_await st.wait();
+    while (lagging() && !st.stopping())
+      co_await st.wait();
     if (o.on_error == tee_options::on_sink_error::fail_all && any_failed()) {
       for (const auto& r : st.result.sinks)
         if (r.failed) st.fatal = *r.failed;
@@ -167,8 +167,8 @@ asio::awaitable<void> tee_reader(tee_state& st, Source& source, const tee_option
       break;
     }
     if (ec) {
-      st.fatal = error(ec, "tee: reading the source after " + std::to_string(st.result.bytes) +
-                               " bytes");
+      st.fatal =
+          error(ec, "tee: reading the source after " + std::to_string(st.result.bytes) + " bytes");
       break;
     }
   }
@@ -182,8 +182,7 @@ asio::awaitable<void> tee_reader(tee_state& st, Source& source, const tee_option
 /// and why a dropped one failed; with on_sink_error::fail_all the first failure is the error.
 /// One that ends before the source's end closes the source (tee_options::close_source).
 template <class Source, class... Sinks>
-asio::awaitable<expected<tee_result>> tee(tee_options options, Source& source,
-                                          Sinks&... sinks) {
+asio::awaitable<expected<tee_result>> tee(tee_options options, Source& source, Sinks&... sinks) {
   using namespace asio::experimental::awaitable_operators;
   static_assert(sizeof...(Sinks) >= 1, "tee needs at least one sink");
   auto ex = co_await asio::this_coro::executor;
@@ -193,7 +192,8 @@ asio::awaitable<expected<tee_result>> tee(tee_options options, Source& source,
   co_await [&]<std::size_t... I>(std::index_sequence<I...>) {
     return (detail::tee_reader(st, source, options) && ... &&
             detail::tee_writer(st, I, sinks, options.close_sinks));
-  }(std::index_sequence_for<Sinks...>{});
+  }
+  (std::index_sequence_for<Sinks...>{});
   if (st.source_eof) closer.reached_end();
   if (st.fatal) co_return tl::unexpected(*st.fatal);
   co_return std::move(st.result);
@@ -201,8 +201,8 @@ asio::awaitable<expected<tee_result>> tee(tee_options options, Source& source,
 
 /// tee() with the default tee_options.
 template <class Source, class... Sinks>
-  requires(!std::is_same_v<std::remove_cvref_t<Source>, tee_options>)
-asio::awaitable<expected<tee_result>> tee(Source& source, Sinks&... sinks) {
+requires(!std::is_same_v<std::remove_cvref_t<Source>, tee_options>)
+    asio::awaitable<expected<tee_result>> tee(Source& source, Sinks&... sinks) {
   return tee(tee_options{}, source, sinks...);
 }
 

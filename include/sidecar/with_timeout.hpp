@@ -30,9 +30,9 @@ namespace sidecar {
 /// ask ffmpeg to quit, partial sends SIGTERM, terminal SIGKILL. Terminal is always added, so
 /// operations that only honour terminal cancellation (Asio's default) stop too.
 template <class T>
-asio::awaitable<expected<T>> with_timeout(
-    asio::awaitable<expected<T>> op, std::chrono::steady_clock::duration limit,
-    asio::cancellation_type how = asio::cancellation_type::total) {
+asio::awaitable<expected<T>>
+with_timeout(asio::awaitable<expected<T>> op, std::chrono::steady_clock::duration limit,
+             asio::cancellation_type how = asio::cancellation_type::total) {
   auto ex = co_await asio::this_coro::executor;
   auto signal = std::make_shared<asio::cancellation_signal>();
   auto fired = std::make_shared<bool>(false);

@@ -11,18 +11,24 @@ namespace sidecar {
 
 std::string_view tool_name(tool t) noexcept {
   switch (t) {
-  case tool::ffmpeg: return "ffmpeg";
-  case tool::ffplay: return "ffplay";
-  case tool::ffprobe: return "ffprobe";
+  case tool::ffmpeg:
+    return "ffmpeg";
+  case tool::ffplay:
+    return "ffplay";
+  case tool::ffprobe:
+    return "ffprobe";
   }
   return "ffmpeg";
 }
 
 std::string_view tool_env_var(tool t) noexcept {
   switch (t) {
-  case tool::ffmpeg: return "SIDECAR_FFMPEG";
-  case tool::ffplay: return "SIDECAR_FFPLAY";
-  case tool::ffprobe: return "SIDECAR_FFPROBE";
+  case tool::ffmpeg:
+    return "SIDECAR_FFMPEG";
+  case tool::ffplay:
+    return "SIDECAR_FFPLAY";
+  case tool::ffprobe:
+    return "SIDECAR_FFPROBE";
   }
   return "SIDECAR_FFMPEG";
 }
@@ -52,8 +58,8 @@ expected<std::filesystem::path> find_program(std::string_view name) {
     // A path in the variable is the only place looked at; a bare name is searched on PATH.
     auto found = find_executable(v);
     if (found) return found;
-    return fail(errc::binary_not_found, std::string(name) + " not found: " + var + "=" + v +
-                                            ": " + found.error().message() + install_hint(name));
+    return fail(errc::binary_not_found, std::string(name) + " not found: " + var + "=" + v + ": " +
+                                            found.error().message() + install_hint(name));
   }
   auto found = find_executable(name);
   if (found) return found;
@@ -61,8 +67,12 @@ expected<std::filesystem::path> find_program(std::string_view name) {
               found.error().message() + "; " + var + " unset" + install_hint(name));
 }
 
-expected<std::filesystem::path> find_tool(tool t) { return find_program(tool_name(t)); }
+expected<std::filesystem::path> find_tool(tool t) {
+  return find_program(tool_name(t));
+}
 
-bool ffmpeg_is_installed() { return find_tool(tool::ffmpeg).has_value(); }
+bool ffmpeg_is_installed() {
+  return find_tool(tool::ffmpeg).has_value();
+}
 
 } // namespace sidecar

@@ -61,7 +61,8 @@ expected<version_info> version_from_output(std::string_view program, const exit_
   if (!status.success())
     return tl::unexpected(error::process_failed(what + " failed", status, {std::string(first)}));
   auto v = parse_version_output(out);
-  if (!v) return fail(errc::protocol, what + " printed no version line: '" + std::string(first) + "'");
+  if (!v)
+    return fail(errc::protocol, what + " printed no version line: '" + std::string(first) + "'");
   return *v;
 }
 

@@ -38,7 +38,8 @@ void realtime_inputs(command& cmd) {
     }
     rebuilt.arg(a);
   }
-  for (const auto& s : cmd.secrets()) rebuilt.secret(s); // what secret() was given, too
+  for (const auto& s : cmd.secrets())
+    rebuilt.secret(s); // what secret() was given, too
   cmd = std::move(rebuilt);
 }
 

@@ -14,13 +14,20 @@ public:
   const char* name() const noexcept override { return "sidecar"; }
   std::string message(int ev) const override {
     switch (static_cast<errc>(ev)) {
-    case errc::binary_not_found: return "program not found";
-    case errc::process_failed: return "process failed";
-    case errc::bad_argument: return "bad argument";
-    case errc::timed_out: return "timed out";
-    case errc::cancelled: return "cancelled";
-    case errc::protocol: return "protocol error";
-    case errc::already_exists: return "already exists";
+    case errc::binary_not_found:
+      return "program not found";
+    case errc::process_failed:
+      return "process failed";
+    case errc::bad_argument:
+      return "bad argument";
+    case errc::timed_out:
+      return "timed out";
+    case errc::cancelled:
+      return "cancelled";
+    case errc::protocol:
+      return "protocol error";
+    case errc::already_exists:
+      return "already exists";
     }
     return "unknown sidecar error";
   }
@@ -32,7 +39,9 @@ const std::error_category& sidecar_category() noexcept {
   return c;
 }
 
-std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), sidecar_category()}; }
+std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), sidecar_category()};
+}
 
 exit_status exit_status::from_wait_status(int status) noexcept {
   if (WIFEXITED(status)) return exited(WEXITSTATUS(status));
@@ -43,7 +52,8 @@ exit_status exit_status::from_wait_status(int status) noexcept {
 std::string exit_status::to_string() const {
   if (signal != 0) {
     const char* abbrev = sigabbrev_np(signal);
-    return "killed by " + (abbrev ? "SIG" + std::string(abbrev) : "signal " + std::to_string(signal));
+    return "killed by " +
+           (abbrev ? "SIG" + std::string(abbrev) : "signal " + std::to_string(signal));
   }
   if (code >= 0) return "exit code " + std::to_string(code);
   return "still running";
@@ -72,11 +82,14 @@ std::string error::message() const {
   // The category's text adds nothing when the context already says it.
   if (code_ && code_ != make_error_code(errc::process_failed)) {
     std::string reason = code_.message();
-    if (out.empty()) out = reason;
-    else if (out.find(reason) == std::string::npos) out += ": " + reason;
+    if (out.empty())
+      out = reason;
+    else if (out.find(reason) == std::string::npos)
+      out += ": " + reason;
   }
   if (status_) out += (out.empty() ? "" : " (") + status_->to_string() + (out.empty() ? "" : ")");
-  for (const auto& line : lines_) out += "\n  " + line;
+  for (const auto& line : lines_)
+    out += "\n  " + line;
   return out;
 }
 
@@ -86,8 +99,8 @@ error& error::prefix(std::string_view what) {
 }
 
 tl::unexpected<error> fail_errno(std::string message, int err) {
-  return tl::unexpected<error>(error(std::error_code(err, std::system_category()),
-                                     std::move(message)));
+  return tl::unexpected<error>(
+      error(std::error_code(err, std::system_category()), std::move(message)));
 }
 
 std::ostream& operator<<(std::ostream& out, const error& e) {

@@ -5,10 +5,10 @@
 // Every text taken from a line has the command's secrets masked first.
 #pragma once
 
-#include <sidecar/detail/error_record.hpp>
 #include "event_queue.hpp"
 #include "metadata_collector.hpp"
 #include "progress_estimator.hpp"
+#include <sidecar/detail/error_record.hpp>
 
 #include <sidecar/log.hpp>
 

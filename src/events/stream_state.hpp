@@ -4,12 +4,12 @@
 // call, so moving or destroying the ffmpeg_child leaves nothing dangling.
 #pragma once
 
-#include <sidecar/detail/error_record.hpp>
 #include "event_queue.hpp"
 #include "metadata_collector.hpp"
 #include "progress_estimator.hpp"
 #include "stderr_reader.hpp"
 #include "stdout_framer.hpp"
+#include <sidecar/detail/error_record.hpp>
 
 #include <sidecar/child.hpp>
 #include <sidecar/error.hpp>

@@ -3,8 +3,8 @@
 
 #include "backoff.hpp"
 
-#include <asio/this_coro.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/this_coro.hpp>
 
 #include <cerrno>
 #include <cstdio>
@@ -88,7 +88,9 @@ named_pipe& named_pipe::operator=(named_pipe&& o) noexcept {
   return *this;
 }
 
-named_pipe::~named_pipe() { cleanup(); }
+named_pipe::~named_pipe() {
+  cleanup();
+}
 
 void named_pipe::cleanup() noexcept {
   std::error_code ignored;
@@ -101,13 +103,14 @@ void named_pipe::cleanup() noexcept {
 
 expected<named_pipe> named_pipe::create(const executor_type& ex, std::string_view name) {
   if (name.empty() || name.find('/') != std::string_view::npos || name == "." || name == "..")
-    return fail(errc::bad_argument, "a FIFO name is one path component, not '" +
-                                        std::string(name) + "'");
+    return fail(errc::bad_argument,
+                "a FIFO name is one path component, not '" + std::string(name) + "'");
   std::error_code ec;
   auto base = std::filesystem::temp_directory_path(ec);
   if (ec) base = "/tmp";
   std::string tmpl = (base / "sidecar-fifo-XXXXXX").string();
-  if (!::mkdtemp(tmpl.data())) return fail_errno("making a private directory in " + base.string(), errno);
+  if (!::mkdtemp(tmpl.data()))
+    return fail_errno("making a private directory in " + base.string(), errno);
   std::filesystem::path dir = tmpl; // mkdtemp makes it 0700
   auto path = dir / std::string(name);
   if (::mkfifo(path.c_str(), 0600) == -1) {

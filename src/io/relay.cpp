@@ -51,7 +51,8 @@ splice_result splice_once(int source_fd, int sink_fd, std::size_t max) noexcept 
       // Which side blocks? Ask both without waiting; a side not ready is the one to await.
       pollfd fds[2] = {{source_fd, POLLIN, 0}, {sink_fd, POLLOUT, 0}};
       ::poll(fds, 2, 0);
-      if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) return {splice_step::wait_source, 0, {}};
+      if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
+        return {splice_step::wait_source, 0, {}};
       if (fds[1].revents & (POLLERR | POLLHUP))
         return {splice_step::failed, 0, std::make_error_code(std::errc::broken_pipe)};
       return {splice_step::wait_sink, 0, {}};

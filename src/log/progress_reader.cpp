@@ -36,21 +36,24 @@ void progress_reader::feed_impl(std::string_view bytes, void (*call)(void*, prog
   }
 }
 
-void progress_reader::key_value(std::string_view line, void (*call)(void*, progress&&),
-                                void* obj) {
+void progress_reader::key_value(std::string_view line, void (*call)(void*, progress&&), void* obj) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   auto eq = line.find('=');
   if (eq == sv::npos) return;
   auto key = line.substr(0, eq), value = line.substr(eq + 1);
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.front() == ' ')
+    value.remove_prefix(1);
   bool na = value == "N/A";
   auto& p = current_;
-  if (key == "frame") p.frame = number<std::uint64_t>(value);
-  else if (key == "fps") p.fps = number<double>(value);
+  if (key == "frame")
+    p.frame = number<std::uint64_t>(value);
+  else if (key == "fps")
+    p.fps = number<double>(value);
   else if (key.starts_with("stream_") && key.ends_with("_q")) {
     if (!p.q) p.q = number<double>(value);
   } else if (key == "bitrate") {
-    if (!na && value.ends_with("kbits/s")) p.bitrate_kbps = number<double>(value.substr(0, value.size() - 7));
+    if (!na && value.ends_with("kbits/s"))
+      p.bitrate_kbps = number<double>(value.substr(0, value.size() - 7));
   } else if (key == "total_size") {
     if (!na) p.size_bytes = number<std::uint64_t>(value);
   } else if (key == "out_time_us" || key == "out_time_ms") {
@@ -59,8 +62,10 @@ void progress_reader::key_value(std::string_view line, void (*call)(void*, progr
       p.time = std::chrono::microseconds(*v);
   } else if (key == "out_time") {
     if (!p.time && !na) p.time = clock_time(value);
-  } else if (key == "dup_frames") p.dup = number<std::uint64_t>(value);
-  else if (key == "drop_frames") p.drop = number<std::uint64_t>(value);
+  } else if (key == "dup_frames")
+    p.dup = number<std::uint64_t>(value);
+  else if (key == "drop_frames")
+    p.drop = number<std::uint64_t>(value);
   else if (key == "speed") {
     if (!na && value.ends_with("x")) p.speed = number<double>(value.substr(0, value.size() - 1));
   } else if (key == "progress") {

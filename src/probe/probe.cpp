@@ -39,8 +39,8 @@ asio::awaitable<expected<media_info>> probe(std::string input, probe_options opt
   auto program = find_tool(tool::ffprobe);
   if (!program) co_return tl::unexpected(program.error());
   std::vector<std::string> args; // (a braced list of literals trips g++ 12 in a coroutine)
-  for (const char* a : {"-hide_banner", "-v", "error", "-print_format", "json", "-show_format",
-                        "-show_streams"})
+  for (const char* a :
+       {"-hide_banner", "-v", "error", "-print_format", "json", "-show_format", "-show_streams"})
     args.emplace_back(a);
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   args.push_back("-i");

@@ -96,7 +96,8 @@ expected<media_info> parse_probe_json(std::string_view input) {
     if (auto ss = doc.find("streams"); ss != doc.end()) {
       if (!ss->is_array()) return fail(errc::protocol, "ffprobe's \"streams\" is not an array");
       for (const auto& s : *ss) {
-        if (!s.is_object()) return fail(errc::protocol, "a stream in ffprobe's JSON is not an object");
+        if (!s.is_object())
+          return fail(errc::protocol, "a stream in ffprobe's JSON is not an object");
         probe_stream p;
         p.index = integer(s, "index");
         p.type = text(s, "codec_type");

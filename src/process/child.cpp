@@ -19,8 +19,8 @@
 #include <asio/this_coro.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <mutex>
@@ -76,7 +76,8 @@ public:
           }
           // On each waiter's own executor; latched, so a wait that starts after this still
           // sees it and no wake-up is lost.
-          for (auto& w : wake) asio::post(w->get_executor(), [w] { w->notify(); });
+          for (auto& w : wake)
+            asio::post(w->get_executor(), [w] { w->notify(); });
         },
         asio::detached);
   }
@@ -94,8 +95,7 @@ public:
     return true;
   }
 
-  static asio::awaitable<ladder_result> run_ladder_impl(std::shared_ptr<child_state> s,
-                                                        bool drain);
+  static asio::awaitable<ladder_result> run_ladder_impl(std::shared_ptr<child_state> s, bool drain);
 
 private:
   void shutdown() override {
@@ -106,7 +106,8 @@ private:
       left.swap(adopted_);
       waiters_.clear(); // while the timers' service still exists
     }
-    for (const auto& s : left) s->kill_and_reap();
+    for (const auto& s : left)
+      s->kill_and_reap();
   }
 
   std::mutex mutex_;
@@ -224,7 +225,8 @@ bool pidfd_supported() {
     known.store(yes, std::memory_order_relaxed);
     return true;
   }
-  if (errno != EMFILE && errno != ENFILE && errno != ENOMEM) known.store(no, std::memory_order_relaxed);
+  if (errno != EMFILE && errno != ENFILE && errno != ENOMEM)
+    known.store(no, std::memory_order_relaxed);
   return false;
 #else
   return false;
@@ -268,7 +270,8 @@ bool child_state::try_reap(std::error_code& ec, bool kill_group) {
   if (kill_group) ::kill(-pid, SIGKILL);
   int raw = 0;
   pid_t r;
-  do r = ::waitpid(pid, &raw, 0);
+  do
+    r = ::waitpid(pid, &raw, 0);
   while (r == -1 && errno == EINTR);
   if (r != pid) {
     ec = std::error_code(errno, std::system_category());
@@ -346,7 +349,8 @@ std::error_code child_state::request_exit() {
       return {};
     }
     return signal_group(SIGTERM);
-  case exit_request::sigterm: return signal_group(SIGTERM);
+  case exit_request::sigterm:
+    return signal_group(SIGTERM);
   }
   return {};
 }
@@ -358,7 +362,8 @@ void child_state::kill_and_reap() noexcept {
   untrack(pid);
   int raw = 0;
   pid_t r;
-  do r = ::waitpid(pid, &raw, 0);
+  do
+    r = ::waitpid(pid, &raw, 0);
   while (r == -1 && errno == EINTR);
   status = r == pid ? exit_status::from_wait_status(raw) : exit_status::killed_by(SIGKILL);
   cancel_stop_timer();

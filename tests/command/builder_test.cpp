@@ -405,15 +405,17 @@ TEST_CASE("commands compare by tool and arguments", "[command]") {
 TEST_CASE("options an older release lacks are replaced or left out, with a note", "[command]") {
   auto at = [](int major, int minor, version_origin o = version_origin::banner) {
     version_info v;
-    v.version = o == version_origin::libraries ? "N-47683-g0e8eb07980-static"
-                                               : std::to_string(major) + "." + std::to_string(minor);
+    v.version = o == version_origin::libraries
+                    ? "N-47683-g0e8eb07980-static"
+                    : std::to_string(major) + "." + std::to_string(minor);
     v.major = major;
     v.minor = minor;
     v.origin = o;
     return v;
   };
-  const strings given = {"-stats_period", "0.1", "-readrate", "1",      "-fps_mode:v",
-                         "cfr",           "-i",  "in.mp4",    "-fps_mode", "auto", "out.mkv"};
+  const strings given = {"-stats_period", "0.1",  "-readrate", "1",
+                         "-fps_mode:v",   "cfr",  "-i",        "in.mp4",
+                         "-fps_mode",     "auto", "out.mkv"};
   SECTION("4.1, known from its libraries") {
     strings a = given;
     strings notes;
@@ -552,8 +554,7 @@ TEST_CASE("a path starting with '-' is passed as a path, never as an option", "[
   CHECK(command().input("-").args() == std::vector<std::string>{"-i", "-"});
 }
 
-TEST_CASE("the guards see -y and -loglevel after a flag the table does not know",
-          "[command]") {
+TEST_CASE("the guards see -y and -loglevel after a flag the table does not know", "[command]") {
   // -vstats takes no value; an unknown flag would read as taking one and hide what follows.
   auto c = command().args({"-some_new_flag", "-y", "-loglevel", "error"}).output("o.mkv");
   CHECK(c.argv() == c.args()); // neither guard added

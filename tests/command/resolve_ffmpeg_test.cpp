@@ -61,7 +61,8 @@ TEST_CASE("the binary's version decides the options that need a newer release",
   for (auto [maj, min] : {std::pair{4, 4}, std::pair{5, 1}, std::pair{5, 0}})
     gated += v->at_least(maj, min) ? 0 : 1;
   CHECK(r->notes.size() == gated);
-  for (const auto& n : r->notes) CHECK(n.find(v->version) != std::string::npos);
+  for (const auto& n : r->notes)
+    CHECK(n.find(v->version) != std::string::npos);
   // A command with none of them does not need the version at all: argv as built.
   auto plain = command().testsrc().frames(1).format("null").output("-").resolve();
   REQUIRE(plain);

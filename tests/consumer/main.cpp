@@ -75,7 +75,7 @@ asio::awaitable<int> run() {
   co_return 0;
 }
 
-}  // namespace
+} // namespace
 
 int main() {
   asio::io_context ctx;

@@ -173,12 +173,15 @@ TEST_CASE("a fatal line fails a run that exits 0", "[ffmpeg][versions]") {
   const char* was = std::getenv("SIDECAR_FFMPEG");
   std::string saved = was ? was : "";
   ::setenv("SIDECAR_FFMPEG", helper, 1);
-  auto st = run(run_command(command{}.args(
-      {"stderr", "0", "[info] ffmpeg version 7.1.5 Copyright (c) 2000-2026",
-       "[fatal] File 'out.mkv' already exists. Exiting.", "[error] Error opening output file out.mkv."})));
+  auto st = run(run_command(
+      command{}.args({"stderr", "0", "[info] ffmpeg version 7.1.5 Copyright (c) 2000-2026",
+                      "[fatal] File 'out.mkv' already exists. Exiting.",
+                      "[error] Error opening output file out.mkv."})));
   auto fine = run(run_command(command{}.args({"stderr", "0", "[warning] only a warning"})));
-  if (was) ::setenv("SIDECAR_FFMPEG", saved.c_str(), 1);
-  else ::unsetenv("SIDECAR_FFMPEG");
+  if (was)
+    ::setenv("SIDECAR_FFMPEG", saved.c_str(), 1);
+  else
+    ::unsetenv("SIDECAR_FFMPEG");
   REQUIRE_FALSE(st);
   CHECK(st.error() == errc::process_failed);
   REQUIRE(st.error().status());
@@ -658,11 +661,10 @@ TEST_CASE("an ffmpeg_child moved while next_event() is pending", "[ffmpeg]") {
     auto a = std::make_unique<ffmpeg_child>(std::move(*first));
     bool ended = false, finished = false;
     // Nothing is printed at -loglevel error: the call waits until the exit.
-    asio::co_spawn(ex, a->next_event(),
-                   [&](std::exception_ptr e, std::optional<event> ev) {
-                     finished = true;
-                     ended = !e && !ev;
-                   });
+    asio::co_spawn(ex, a->next_event(), [&](std::exception_ptr e, std::optional<event> ev) {
+      finished = true;
+      ended = !e && !ev;
+    });
     asio::steady_timer pause(ex, std::chrono::milliseconds(200));
     co_await pause.async_wait(asio::use_awaitable);
     CHECK_FALSE(finished); // still pending
@@ -689,10 +691,9 @@ TEST_CASE("output(\"-report\") writes a file of that name, not a report", "[ffmp
   auto st = run([&]() -> awaitable<expected<exit_status>> {
     spawn_options base;
     base.cwd = dir.path();
-    auto cmd = command{}.hide_banner().format("lavfi").input("testsrc=duration=0.2").format(
-        "mpegts");
-    auto ff = ffmpeg_child::spawn(co_await asio::this_coro::executor, cmd.output("-report"),
-                                  base);
+    auto cmd =
+        command{}.hide_banner().format("lavfi").input("testsrc=duration=0.2").format("mpegts");
+    auto ff = ffmpeg_child::spawn(co_await asio::this_coro::executor, cmd.output("-report"), base);
     REQUIRE(ff);
     co_return co_await ff->wait();
   }());

@@ -134,15 +134,17 @@ printf 'fghi'
 read x
 exit 0
 )sh");
-  auto [frames, status] = run([]() -> awaitable<std::pair<int, expected<exit_status>>> {
-    auto ff = any_command().spawn(co_await asio::this_coro::executor);
-    REQUIRE(ff);
-    int n = 0;
-    while (auto f = co_await ff->next_frame()) {
-      if (++n == 3) ff->close_stdin();
-    }
-    co_return std::pair{n, co_await ff->wait()};
-  }(), 20s);
+  auto [frames, status] = run(
+      []() -> awaitable<std::pair<int, expected<exit_status>>> {
+        auto ff = any_command().spawn(co_await asio::this_coro::executor);
+        REQUIRE(ff);
+        int n = 0;
+        while (auto f = co_await ff->next_frame()) {
+          if (++n == 3) ff->close_stdin();
+        }
+        co_return std::pair{n, co_await ff->wait()};
+      }(),
+      20s);
   CHECK(frames == 3);
   CHECK(status);
   CHECK_FALSE(has_children());
@@ -163,8 +165,8 @@ echo "  Stream #0:1: Audio: pcm_s16le, 44100 Hz, mono, s16, 705 kb/s" >&2
 printf 'packets'
 exit 0
 )sh");
-  auto [outs, complete, status] =
-      run([]() -> awaitable<std::tuple<std::size_t, bool, expected<exit_status>>> {
+  auto [outs, complete, status] = run(
+      []() -> awaitable<std::tuple<std::size_t, bool, expected<exit_status>>> {
         auto ff = any_command().spawn(co_await asio::this_coro::executor);
         REQUIRE(ff);
         auto m = co_await ff->metadata();

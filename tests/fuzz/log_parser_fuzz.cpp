@@ -23,26 +23,36 @@ using namespace sidecar;
 auto fields(const version_info& v) {
   return std::tie(v.version, v.major, v.minor, v.micro, v.copyright, v.origin);
 }
-auto fields(const configuration_info& v) { return std::tie(v.flags); }
-auto fields(const library_version& v) { return std::tie(v.name, v.compiled, v.runtime); }
-auto fields(const input_info& v) { return std::tie(v.index, v.format, v.url); }
+auto fields(const configuration_info& v) {
+  return std::tie(v.flags);
+}
+auto fields(const library_version& v) {
+  return std::tie(v.name, v.compiled, v.runtime);
+}
+auto fields(const input_info& v) {
+  return std::tie(v.index, v.format, v.url);
+}
 auto fields(const duration_info& v) {
   return std::tie(v.input_index, v.duration, v.start, v.bitrate_kbps);
 }
 auto fields(const stream_info& v) {
   return std::tie(v.is_output, v.file_index, v.stream_index, v.id, v.language, v.type, v.codec,
-                  v.details, v.pix_fmt, v.width, v.height, v.fps, v.sample_rate,
-                  v.channel_layout, v.sample_format);
+                  v.details, v.pix_fmt, v.width, v.height, v.fps, v.sample_rate, v.channel_layout,
+                  v.sample_format);
 }
 auto fields(const stream_mapping_entry& v) {
   return std::tie(v.input_file, v.input_stream, v.output_file, v.output_stream, v.copy, v.text);
 }
-auto fields(const output_info& v) { return std::tie(v.index, v.format, v.url, v.to_stdout); }
-auto fields(const progress& v) {
-  return std::tie(v.frame, v.fps, v.q, v.size_bytes, v.time, v.bitrate_kbps, v.speed, v.dup,
-                  v.drop, v.elapsed, v.final, v.percent, v.eta);
+auto fields(const output_info& v) {
+  return std::tie(v.index, v.format, v.url, v.to_stdout);
 }
-auto fields(const log_line& v) { return std::tie(v.level, v.component, v.text); }
+auto fields(const progress& v) {
+  return std::tie(v.frame, v.fps, v.q, v.size_bytes, v.time, v.bitrate_kbps, v.speed, v.dup, v.drop,
+                  v.elapsed, v.final, v.percent, v.eta);
+}
+auto fields(const log_line& v) {
+  return std::tie(v.level, v.component, v.text);
+}
 
 bool same_event(const log_event& a, const log_event& b) {
   if (a.index() != b.index()) return false;
@@ -62,7 +72,8 @@ template <class Next> parsed parse(std::string_view bytes, Next&& next) {
   log_parser p;
   parsed out;
   auto sink = [&](log_event&& e) { out.events.push_back(std::move(e)); };
-  fuzz::feed_sliced(bytes, [&](std::string_view s) { p.feed(s, sink); }, next);
+  fuzz::feed_sliced(
+      bytes, [&](std::string_view s) { p.feed(s, sink); }, next);
   p.finish(sink);
   out.bytes = p.bytes_parsed();
   return out;
@@ -79,7 +90,7 @@ void check(std::string_view bytes, fuzz::header h) {
     if (got.events.size() != ref.events.size()) __builtin_trap(); // slicing changed the count
     for (std::size_t i = 0; i < got.events.size(); ++i)
       if (!same_event(got.events[i], ref.events[i])) __builtin_trap(); // ... or an event
-    if (got.bytes != ref.bytes) __builtin_trap(); // every byte parsed once
+    if (got.bytes != ref.bytes) __builtin_trap();                      // every byte parsed once
   });
 }
 

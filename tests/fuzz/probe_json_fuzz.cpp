@@ -8,6 +8,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   auto r = sidecar::parse_probe_json(std::string_view(reinterpret_cast<const char*>(data), size));
   if (r)
-    for (const auto& s : r->streams) (void)s.codec.size();
+    for (const auto& s : r->streams)
+      (void)s.codec.size();
   return 0;
 }

@@ -21,15 +21,16 @@ using sidecar::progress;
 using sidecar::progress_reader;
 
 auto fields(const progress& v) {
-  return std::tie(v.frame, v.fps, v.q, v.size_bytes, v.time, v.bitrate_kbps, v.speed, v.dup,
-                  v.drop, v.elapsed, v.final, v.percent, v.eta);
+  return std::tie(v.frame, v.fps, v.q, v.size_bytes, v.time, v.bitrate_kbps, v.speed, v.dup, v.drop,
+                  v.elapsed, v.final, v.percent, v.eta);
 }
 
 template <class Next> std::vector<progress> read(std::string_view bytes, Next&& next) {
   progress_reader r;
   std::vector<progress> out;
   auto sink = [&](progress&& p) { out.push_back(std::move(p)); };
-  fuzz::feed_sliced(bytes, [&](std::string_view s) { r.feed(s, sink); }, next);
+  fuzz::feed_sliced(
+      bytes, [&](std::string_view s) { r.feed(s, sink); }, next);
   return out;
 }
 

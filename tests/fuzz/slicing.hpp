@@ -58,10 +58,18 @@ void for_two_slicings(std::string_view bytes, std::size_t bound, header h, Run&&
   const std::size_t big = std::max<std::size_t>(bound, 64 * 1024) + 1 + h.step;
   std::size_t first = 1;
   switch ((h.choice >> 4) % 6) {
-  case 1: first = n - 1; break;
-  case 2: first = bound - 1; break;
-  case 3: first = bound; break;
-  case 4: first = bound + 1; break;
+  case 1:
+    first = n - 1;
+    break;
+  case 2:
+    first = bound - 1;
+    break;
+  case 3:
+    first = bound;
+    break;
+  case 4:
+    first = bound + 1;
+    break;
   case 5:
     if (n > big) {
       run([big] { return big; });
@@ -86,12 +94,13 @@ inline std::string long_line(std::string_view bytes, std::size_t bound, header h
   const auto first_end = bytes.find_first_of("\r\n");
   const auto last_end = bytes.find_last_of("\r\n");
   const std::size_t head = first_end == std::string_view::npos ? bytes.size() : first_end;
-  const std::size_t tail = last_end == std::string_view::npos ? bytes.size()
-                                                               : bytes.size() - last_end - 1;
+  const std::size_t tail =
+      last_end == std::string_view::npos ? bytes.size() : bytes.size() - last_end - 1;
   const std::size_t repeat = target > head + tail ? target - head - tail : 1;
   std::string out(bytes);
   out.reserve(2 * bytes.size() + repeat + body.size());
-  while (out.size() < bytes.size() + repeat) out += body;
+  while (out.size() < bytes.size() + repeat)
+    out += body;
   out.resize(bytes.size() + repeat);
   out += bytes;
   return out;
@@ -99,12 +108,11 @@ inline std::string long_line(std::string_view bytes, std::size_t bound, header h
 
 // Runs check(bytes, h) on the input after its header, reshaped into a long line for one
 // input in 64.
-template <class Check> void run_input(const std::uint8_t* data, std::size_t size,
-                                      std::size_t bound, Check&& check) {
+template <class Check>
+void run_input(const std::uint8_t* data, std::size_t size, std::size_t bound, Check&& check) {
   if (size < header::size) return;
   const header h{data[0], data[1], data[2]};
-  std::string_view bytes(reinterpret_cast<const char*>(data) + header::size,
-                         size - header::size);
+  std::string_view bytes(reinterpret_cast<const char*>(data) + header::size, size - header::size);
   if ((h.shape & 63) == 0 && !bytes.empty())
     check(std::string_view(long_line(bytes, bound, h)), h);
   else
@@ -127,7 +135,8 @@ template <class T> bool same(const T& a, const T& b) {
 template <class Tuple> bool same_fields(const Tuple& a, const Tuple& b) {
   return [&]<std::size_t... I>(std::index_sequence<I...>) {
     return (same(std::get<I>(a), std::get<I>(b)) && ...);
-  }(std::make_index_sequence<std::tuple_size_v<Tuple>>{});
+  }
+  (std::make_index_sequence<std::tuple_size_v<Tuple>>{});
 }
 
 } // namespace fuzz

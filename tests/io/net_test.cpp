@@ -25,7 +25,6 @@ using asio::ip::tcp;
 
 namespace {
 
-
 // accept(k, group), or accept(k) for group 0. (Not `c ? co_await a : co_await b`: g++ 12
 // destroys the result of a co_await inside ?: twice.)
 awaitable<expected<tcp::socket>> accept_from(tcp_ingest& in, std::size_t k, pid_t group) {

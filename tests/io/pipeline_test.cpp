@@ -68,8 +68,9 @@ TEST_CASE("a failing relay cancels the other stages; children are stopped and re
           if (!r) result = tl::unexpected(r.error());
           // Leaving the scope drops both children: the ladder stops the producer.
         }
-        co_await async_wait_reaped(ex, asio::use_awaitable); // the reaper's ladder has run and reaped them
-        CHECK_FALSE(has_children()); // reaped by the reaper service, not by the context's end
+        co_await async_wait_reaped(
+            ex, asio::use_awaitable); // the reaper's ladder has run and reaped them
+        CHECK_FALSE(has_children());  // reaped by the reaper service, not by the context's end
         co_return std::pair{
             result,
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
@@ -171,7 +172,8 @@ TEST_CASE("a failing stage leaves no FIFO, no listening port, no child and no fd
           if (!p) result = tl::unexpected(p.error());
           // Leaving the scope drops the child, the FIFO and the acceptor.
         }
-        co_await async_wait_reaped(ex, asio::use_awaitable); // the reaper's ladder has run and reaped them
+        co_await async_wait_reaped(
+            ex, asio::use_awaitable); // the reaper's ladder has run and reaped them
         CHECK_FALSE(has_children());
         co_return result;
       }(),

@@ -23,10 +23,10 @@ namespace {
 // The documented and 5.1 fixtures, then every version's recorded stderr (versions/TAG/*.log).
 const std::vector<std::string> all_fixtures = [] {
   std::vector<std::string> names = {
-      "4.x-documented.log", "5.1-audio-only.log",    "5.1-image.log",
-      "5.1-invalid-filter.log", "5.1-missing-input.log", "5.1-multi-output.log",
-      "5.1-rawvideo-pipe.log", "5.1-unknown-encoder.log", "5.1-verbose-copy.log",
-      "6.x-documented.log", "7.x-documented.log"};
+      "4.x-documented.log",     "5.1-audio-only.log",      "5.1-image.log",
+      "5.1-invalid-filter.log", "5.1-missing-input.log",   "5.1-multi-output.log",
+      "5.1-rawvideo-pipe.log",  "5.1-unknown-encoder.log", "5.1-verbose-copy.log",
+      "6.x-documented.log",     "7.x-documented.log"};
   for (const auto& tag : version_tags())
     for (const auto& entry : std::filesystem::directory_iterator(fixtures() / "versions" / tag))
       if (entry.path().extension() == ".log")
@@ -109,8 +109,7 @@ TEST_CASE("5.1 rawvideo to a pipe: banner, metadata, progress", "[log]") {
   }));
 }
 
-TEST_CASE("5.1 audio only: stats without frame=, the summary marks the last one final",
-          "[log]") {
+TEST_CASE("5.1 audio only: stats without frame=, the summary marks the last one final", "[log]") {
   auto ev = parse_all(fixture("5.1-audio-only.log"));
   auto streams = all_of<stream_info>(ev);
   REQUIRE(streams.size() == 2);
@@ -192,8 +191,9 @@ TEST_CASE("5.1 failures: error and fatal lines keep their level and component", 
   CHECK(encoder.back().text == "Unknown encoder 'no_such_codec'");
 
   auto filter = all_of<log_line>(parse_all(fixture("5.1-invalid-filter.log")));
-  auto it = std::find_if(filter.begin(), filter.end(),
-                         [](auto& l) { return l.text.find("No such filter") != std::string::npos; });
+  auto it = std::find_if(filter.begin(), filter.end(), [](auto& l) {
+    return l.text.find("No such filter") != std::string::npos;
+  });
   REQUIRE(it != filter.end());
   CHECK(it->level == log_level::error);
   CHECK(it->component.starts_with("AVFilterGraph @ 0x"));
@@ -216,7 +216,8 @@ TEST_CASE("5.1 verbose: every line parses, levels include verbose", "[log]") {
   REQUIRE(map.size() == 2);
   CHECK(map[0].copy);
   CHECK(map[1].copy);
-  for (const auto& l : lines) CHECK(l.level != log_level::unknown);
+  for (const auto& l : lines)
+    CHECK(l.level != log_level::unknown);
 }
 
 TEST_CASE("ffmpeg 4.x: component tags, filter graph mapping, kB, dup/drop", "[log]") {
@@ -333,7 +334,8 @@ TEST_CASE("every fixture parses the same whole, byte by byte and in random slice
     log_parser one;
     std::vector<log_event> got;
     auto sink = [&](log_event&& e) { got.push_back(std::move(e)); };
-    for (char c : bytes) one.feed(std::string_view(&c, 1), sink);
+    for (char c : bytes)
+      one.feed(std::string_view(&c, 1), sink);
     one.finish(sink);
     CHECK(serialize_all(got) == whole);
 
@@ -378,7 +380,8 @@ TEST_CASE("a line longer than the bound is cut, memory stays bounded", "[log]") 
     if (auto* l = std::get_if<log_line>(&e)) longest = std::max(longest, l->text.size());
   };
   std::string chunk(4096, 'a');
-  for (int i = 0; i < 256; ++i) p.feed(chunk, sink); // 1 MiB without a newline
+  for (int i = 0; i < 256; ++i)
+    p.feed(chunk, sink); // 1 MiB without a newline
   p.feed("\n", sink);
   p.finish(sink);
   CHECK(p.cut_lines() >= 15);
@@ -395,9 +398,8 @@ TEST_CASE("bytes that are not UTF-8 become U+FFFD, valid UTF-8 stays", "[log]") 
   auto ev = parse_all("[error] bad \xff\xfe name \xc3\x28 \xe2\x82\xac ok \xed\xa0\x80\n");
   auto lines = all_of<log_line>(ev);
   REQUIRE(lines.size() == 1);
-  CHECK(lines[0].text ==
-        "bad \xEF\xBF\xBD\xEF\xBF\xBD name \xEF\xBF\xBD( \xE2\x82\xAC ok "
-        "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK(lines[0].text == "bad \xEF\xBF\xBD\xEF\xBF\xBD name \xEF\xBF\xBD( \xE2\x82\xAC ok "
+                         "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
   auto in = all_of<input_info>(parse_all("Input #0, mov, from '/tmp/\xff.mp4':\n"));
   REQUIRE(in.size() == 1);
   CHECK(in[0].url == "/tmp/\xEF\xBF\xBD.mp4");
@@ -415,14 +417,14 @@ TEST_CASE("every stats-line variant", "[log]") {
   const row rows[] = {
       {"frame=  250 fps=0.0 q=-0.0 Lsize=N/A time=00:00:10.00 bitrate=N/A speed= 114x", 250,
        std::nullopt, 10000000, 114.0, true},
-      {"frame=    1 fps=0.0 q=0.0 size=       0kB time=00:00:00.00 bitrate=N/A speed=N/A    ", 1,
-       0, 0, std::nullopt, false},
+      {"frame=    1 fps=0.0 q=0.0 size=       0kB time=00:00:00.00 bitrate=N/A speed=N/A    ", 1, 0,
+       0, std::nullopt, false},
       {"size=     188kB time=00:00:12.00 bitrate= 128.3kbits/s speed= 521x", std::nullopt,
        188 * 1024, 12000000, 521.0, false},
       {"size=     188KiB time=00:00:12.00 bitrate= 128.3kbits/s speed= 521x", std::nullopt,
        188 * 1024, 12000000, 521.0, false},
-      {"frame=   10 fps=5.0 q=-1.0 size=N/A time=N/A bitrate=N/A speed=2.29e+03x", 10,
-       std::nullopt, std::nullopt, 2290.0, false},
+      {"frame=   10 fps=5.0 q=-1.0 size=N/A time=N/A bitrate=N/A speed=2.29e+03x", 10, std::nullopt,
+       std::nullopt, 2290.0, false},
       {"frame= 2388 fps=235 q=21.0 size=   16640KiB time=00:00:39.75 bitrate=3429.3kbits/s "
        "speed=3.91x elapsed=0:00:10.15    ",
        2388, 16640 * 1024, 39750000, 3.91, false},
@@ -473,7 +475,8 @@ TEST_CASE("parse_line and parse_version_line outside a stream", "[log]") {
   CHECK(n->major == 7);
   CHECK(n->minor == 1);
   CHECK_FALSE(parse_version_line("ffmpeg: command not found"));
-  auto s = parse_line("  Stream #0:2[0x3](fre): Subtitle: dvd_subtitle (mp4s / 0x7334706D), 720x576");
+  auto s =
+      parse_line("  Stream #0:2[0x3](fre): Subtitle: dvd_subtitle (mp4s / 0x7334706D), 720x576");
   REQUIRE(std::holds_alternative<stream_info>(s));
   CHECK(std::get<stream_info>(s).id == "0x3");
   CHECK(std::get<stream_info>(s).language == "fre");
@@ -545,14 +548,13 @@ TEST_CASE("a -progress line longer than 4 KiB is dropped whole however it is sli
     return out;
   };
   const std::size_t line = 8; // where the long line starts
-  for (auto cuts : std::vector<std::vector<std::size_t>>{
-           {},
-           {line + 1},
-           {line + 4096},
-           {line + 4100},
-           {line + 4101},
-           {line + 4096, line + 4101},
-           {line + 4097, line + 4100 + 9}}) {
+  for (auto cuts : std::vector<std::vector<std::size_t>>{{},
+                                                         {line + 1},
+                                                         {line + 4096},
+                                                         {line + 4100},
+                                                         {line + 4101},
+                                                         {line + 4096, line + 4101},
+                                                         {line + 4097, line + 4100 + 9}}) {
     CAPTURE(cuts);
     auto out = read(cuts);
     REQUIRE(out.size() == 1); // only the block that ends at progress=end
@@ -560,7 +562,8 @@ TEST_CASE("a -progress line longer than 4 KiB is dropped whole however it is sli
     CHECK(out[0].final);
   }
   std::vector<std::size_t> ones;
-  for (std::size_t i = 1; i < bytes.size(); ++i) ones.push_back(i);
+  for (std::size_t i = 1; i < bytes.size(); ++i)
+    ones.push_back(i);
   auto out = read(ones);
   REQUIRE(out.size() == 1);
   CHECK(*out[0].frame == 7);

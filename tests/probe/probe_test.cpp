@@ -1,7 +1,7 @@
 // ffprobe: the JSON mapping on recorded output and on malformed input, and live runs on media
 // the test makes, a missing file, a file that is not media, and a probe that must time out.
-#include <sidecar/probe.hpp>
 #include <sidecar/ffmpeg_child.hpp>
+#include <sidecar/probe.hpp>
 
 #include "support.hpp"
 
@@ -24,11 +24,18 @@ std::string fixture(const std::string& name) {
 // Makes a 2 s 320x240@25 h264 + mono aac (language eng) mp4 with the real ffmpeg.
 awaitable<void> make_mp4(std::filesystem::path path) {
   auto ff = command{}
-                .format("lavfi").input("testsrc=duration=2:size=320x240:rate=25")
-                .format("lavfi").input("sine=frequency=440:duration=2")
-                .codec_video("libx264").pix_fmt("yuv420p").codec_audio("aac")
-                .arg("-metadata:s:a:0").arg("language=eng").arg("-shortest")
-                .overwrite().output(path.string())
+                .format("lavfi")
+                .input("testsrc=duration=2:size=320x240:rate=25")
+                .format("lavfi")
+                .input("sine=frequency=440:duration=2")
+                .codec_video("libx264")
+                .pix_fmt("yuv420p")
+                .codec_audio("aac")
+                .arg("-metadata:s:a:0")
+                .arg("language=eng")
+                .arg("-shortest")
+                .overwrite()
+                .output(path.string())
                 .spawn(co_await asio::this_coro::executor);
   REQUIRE(ff);
   auto st = co_await ff->wait();
@@ -89,8 +96,8 @@ TEST_CASE("recorded wav and mkv: audio only; NTSC rate, subtitle language", "[pr
 
 TEST_CASE("malformed JSON is an error, never an exception", "[probe]") {
   for (const char* bad :
-       {"", "not json", "[1,2,3]", "{\"streams\": {}}", "{\"format\": 3}",
-        "{\"streams\": [1]}", "{\"streams\": [{\"index\": \"x\", \"width\": []}]}",
+       {"", "not json", "[1,2,3]", "{\"streams\": {}}", "{\"format\": 3}", "{\"streams\": [1]}",
+        "{\"streams\": [{\"index\": \"x\", \"width\": []}]}",
         "{\"format\": {\"duration\": \"1e999\"}}", "{\"format\": {\"tags\": [1]}}", "{"}) {
     INFO(bad);
     expected<media_info> m = fail(errc::protocol, "unset");
@@ -112,7 +119,8 @@ TEST_CASE("malformed JSON is an error, never an exception", "[probe]") {
 TEST_CASE("absurd counts are no counts", "[probe]") {
   auto m = parse_probe_json(
       "{\"format\": {\"size\": \"3077777777777777777777777777777777777777777777777777777777\"},"
-      " \"streams\": [{\"nb_frames\": 1e30}, {\"nb_frames\": \"-5\"}, {\"nb_frames\": \"18446744073709551616\"},"
+      " \"streams\": [{\"nb_frames\": 1e30}, {\"nb_frames\": \"-5\"}, {\"nb_frames\": "
+      "\"18446744073709551616\"},"
       " {\"nb_frames\": \"250\"}]}");
   REQUIRE(m);
   CHECK_FALSE(m->size);

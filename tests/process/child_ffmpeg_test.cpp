@@ -14,7 +14,8 @@ TEST_CASE("request_exit (q) makes a running ffmpeg finish with 0", "[process][ff
   auto st = run([]() -> awaitable<exit_status> {
     spawn_options o;
     o.program = "ffmpeg";
-    o.args = strings("-hide_banner", "-nostats", "-re", "-f", "lavfi", "-i", "testsrc=size=64x64", "-f", "null", "-");
+    o.args = strings("-hide_banner", "-nostats", "-re", "-f", "lavfi", "-i", "testsrc=size=64x64",
+                     "-f", "null", "-");
     o.err = stdio::null();
     auto c = child::spawn(co_await asio::this_coro::executor, o);
     REQUIRE(c);
@@ -32,7 +33,8 @@ TEST_CASE("a dropped ffmpeg is asked to quit and reaped", "[process][ffmpeg]") {
     {
       spawn_options o;
       o.program = "ffmpeg";
-      o.args = strings("-hide_banner", "-re", "-f", "lavfi", "-i", "testsrc=size=64x64", "-f", "null", "-");
+      o.args = strings("-hide_banner", "-re", "-f", "lavfi", "-i", "testsrc=size=64x64", "-f",
+                       "null", "-");
       auto c = child::spawn(co_await asio::this_coro::executor, o);
       REQUIRE(c);
     }

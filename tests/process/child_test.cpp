@@ -220,8 +220,7 @@ TEST_CASE("a bare program name is searched on PATH only: ffmpeg's variables are 
   if (spawned) CHECK(st.success());
   REQUIRE_FALSE(via_tool);
   CHECK(via_tool.error() == errc::binary_not_found);
-  CHECK(via_tool.error().message().find("SIDECAR_FFMPEG=/nonexistent/ffmpeg") !=
-        std::string::npos);
+  CHECK(via_tool.error().message().find("SIDECAR_FFMPEG=/nonexistent/ffmpeg") != std::string::npos);
   CHECK(via_tool.error().message().find("apt install ffmpeg") != std::string::npos);
   CHECK_FALSE(has_children());
 }

@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
   std::string mode = argv[1];
   if (mode == "exit") return std::atoi(argv[2]);
   if (mode == "stderr") { // stderr CODE LINE...: prints the lines to stderr, exits CODE
-    for (int i = 3; i < argc; ++i) std::fprintf(stderr, "%s\n", argv[i]);
+    for (int i = 3; i < argc; ++i)
+      std::fprintf(stderr, "%s\n", argv[i]);
     return std::atoi(argv[2]);
   }
   if (mode == "sleep") {
@@ -99,7 +100,8 @@ int main(int argc, char** argv) {
   if (mode == "print") { // print OUT ERR CODE: OUT bytes of 'o' on stdout, ERR lines "err N"
     std::string out(static_cast<std::size_t>(std::atol(argv[2])), 'o');
     if (!out.empty() && ::write(1, out.data(), out.size()) < 0) return 9;
-    for (int i = 0; i < std::atoi(argv[3]); ++i) std::fprintf(stderr, "err %d\n", i);
+    for (int i = 0; i < std::atoi(argv[3]); ++i)
+      std::fprintf(stderr, "err %d\n", i);
     return std::atoi(argv[4]);
   }
   return 100;

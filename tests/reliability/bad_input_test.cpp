@@ -115,8 +115,8 @@ TEST_CASE("a path with a newline: the error keeps ffmpeg's reason, printed after
   temp_dir dir;
   leaves_nothing guard;
   // ffmpeg tags only a message's first line: the reason sits on the untagged second one.
-  auto missing = run(
-      run_to_end(command{}.input((dir / "no\nsuch.mp4").string()).format("null").output("-")));
+  auto missing =
+      run(run_to_end(command{}.input((dir / "no\nsuch.mp4").string()).format("null").output("-")));
   REQUIRE_FALSE(missing);
   CHECK(missing.error() == errc::process_failed);
   CHECK(mentions(missing.error(), "such.mp4"));

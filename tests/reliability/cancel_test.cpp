@@ -238,9 +238,9 @@ TEST_CASE("a grandchild holding the pipes cannot make a timed-out wait() hang", 
     REQUIRE(ff);
     auto t0 = std::chrono::steady_clock::now();
     auto st = co_await with_timeout(ff->wait(), 2s);
-    co_return std::pair{std::move(st), std::chrono::duration<double>(
-                                           std::chrono::steady_clock::now() - t0)
-                                           .count()};
+    co_return std::pair{
+        std::move(st),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
   }());
   if (old)
     ::setenv("SIDECAR_FFMPEG", saved.c_str(), 1);

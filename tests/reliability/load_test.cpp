@@ -35,8 +35,8 @@ awaitable<bool> cycle() {
   }
   ff->process().set_ladder({std::chrono::seconds(30), std::chrono::seconds(2)});
   auto st = co_await with_timeout(ff->wait(), std::chrono::milliseconds(20));
-  const bool clean = !st && st.error() == errc::timed_out && st.error().status() &&
-                     st.error().status()->success();
+  const bool clean =
+      !st && st.error() == errc::timed_out && st.error().status() && st.error().status()->success();
   if (!clean) ++unclean[st ? std::string("finished before the timeout") : st.error().message()];
   co_return clean;
 }
@@ -84,8 +84,7 @@ TEST_CASE("1000 spawn/cancel cycles: flat fds and RSS, no zombie", "[load]") {
   const auto rss_end = rss_kib();
   const auto fds_end = open_fds();
   std::cout << "load: 1000 cycles, " << ok << " clean; fds " << fds_before << " -> " << fds_end
-            << "; RSS after 100 cycles " << rss_warm << " KiB, after 1000 " << rss_end
-            << " KiB\n";
+            << "; RSS after 100 cycles " << rss_warm << " KiB, after 1000 " << rss_end << " KiB\n";
   for (const auto& [what, n] : unclean)
     std::cout << "load: not clean, " << n << "x: " << what << '\n';
   CHECK(ok == 1000);
@@ -100,8 +99,7 @@ TEST_CASE("1000 spawn/cancel cycles: flat fds and RSS, no zombie", "[load]") {
   CHECK_FALSE(has_children());
 }
 
-TEST_CASE("200 concurrent ffmpeg children on one thread all complete and are reaped",
-          "[load]") {
+TEST_CASE("200 concurrent ffmpeg children on one thread all complete and are reaped", "[load]") {
   const auto fds_before = open_fds();
   auto done = run(
       []() -> awaitable<int> {
@@ -113,8 +111,11 @@ TEST_CASE("200 concurrent ffmpeg children on one thread all complete and are rea
           asio::co_spawn(
               ex,
               []() -> awaitable<bool> {
-                auto ff = command{}.format("lavfi").input("nullsrc=s=16x16:d=1")
-                              .format("null").output("-")
+                auto ff = command{}
+                              .format("lavfi")
+                              .input("nullsrc=s=16x16:d=1")
+                              .format("null")
+                              .output("-")
                               .spawn(co_await asio::this_coro::executor);
                 if (!ff) co_return false;
                 std::uint64_t frames = 0;
@@ -124,7 +125,7 @@ TEST_CASE("200 concurrent ffmpeg children on one thread all complete and are rea
                   frames = p->frame.value_or(frames);
                 }
                 auto st = co_await ff->wait();
-                co_return st && frames == 25;
+                co_return st&& frames == 25;
               }(),
               [&](std::exception_ptr e, bool good) {
                 ok += !e && good;

@@ -56,8 +56,10 @@ tally run_on_strands(int n, std::chrono::seconds limit, Make make,
       });
     const auto deadline = start + limit;
     std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) pool.emplace_back([&] { ctx.run_until(deadline); });
-    for (auto& t : pool) t.join();
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&] { ctx.run_until(deadline); });
+    for (auto& t : pool)
+      t.join();
     if (finished.load() < n && stuck) stuck();
   }
   return {finished.load(), good.load(),
@@ -87,7 +89,7 @@ awaitable<bool> pull_all(std::uint64_t count) {
     ++frames;
   }
   auto st = co_await ff->wait();
-  co_return st && frames == count;
+  co_return st&& frames == count;
 }
 
 // Reads a few frames of an endless run and drops the child: the reaper of the context stops
@@ -142,9 +144,12 @@ TEST_CASE("children pulled, dropped mid-stream and timed out on strands across 4
   const int n = 24;
   auto t = run_on_strands(n, std::chrono::seconds(120), [](int i) -> awaitable<bool> {
     switch (i % 3) {
-    case 0: return pull_all(12);
-    case 1: return drop_midway();
-    default: return time_out();
+    case 0:
+      return pull_all(12);
+    case 1:
+      return drop_midway();
+    default:
+      return time_out();
     }
   });
   std::cout << "threads: " << t.finished << "/" << n << " pulled/dropped/timed-out children done, "

@@ -26,11 +26,14 @@ TEST_CASE("rtmp_push emits the low-latency guide's flags", "[presets]") {
   command c;
   c.input("in.mp4");
   rtmp_push(c, "rtmp://example.com/live/stream");
-  CHECK(c.args() == strings{"-re", "-i", "in.mp4", "-c:v", "libx264", "-preset", "veryfast",
-                            "-tune", "zerolatency", "-b:v", "3M", "-g", "50", "-pix_fmt",
-                            "yuv420p", "-c:a", "aac", "-b:a", "128k", "-flvflags",
-                            "no_duration_filesize", "-f", "flv",
-                            "rtmp://example.com/live/stream"});
+  CHECK(c.args() == strings{"-re",      "-i",        "in.mp4",
+                            "-c:v",     "libx264",   "-preset",
+                            "veryfast", "-tune",     "zerolatency",
+                            "-b:v",     "3M",        "-g",
+                            "50",       "-pix_fmt",  "yuv420p",
+                            "-c:a",     "aac",       "-b:a",
+                            "128k",     "-flvflags", "no_duration_filesize",
+                            "-f",       "flv",       "rtmp://example.com/live/stream"});
 }
 
 TEST_CASE("rtmp_push puts -re in front of every input that has no rate limit", "[presets]") {
@@ -50,8 +53,11 @@ TEST_CASE("rtmp_push puts -re in front of every input that has no rate limit", "
   command twice;
   twice.realtime().format("lavfi").input("x").format("lavfi").realtime().input("y");
   auto before = twice.args();
-  rtmp_push(twice, "rtmp://h/live/s", {.realtime = true, .video_codec = "copy",
-                                       .audio_codec = "copy", .no_duration_filesize = false});
+  rtmp_push(twice, "rtmp://h/live/s",
+            {.realtime = true,
+             .video_codec = "copy",
+             .audio_codec = "copy",
+             .no_duration_filesize = false});
   strings expect = before;
   for (auto a : {"-c:v", "copy", "-c:a", "copy", "-f", "flv", "rtmp://h/live/s"})
     expect.push_back(a);
@@ -62,16 +68,23 @@ TEST_CASE("rtmp_push options: off, empty and copy leave their flags out", "[pres
   command c;
   c.input("in.mp4");
   rtmp_push(c, "rtmp://h/app/key",
-            {.realtime = false, .video_codec = "libx264", .preset = "", .tune = "",
-             .video_bitrate = "1M", .gop = std::nullopt, .pix_fmt = "", .audio_codec = "",
-             .audio_bitrate = "", .no_duration_filesize = false});
-  CHECK(c.args() == strings{"-i", "in.mp4", "-c:v", "libx264", "-b:v", "1M", "-f", "flv",
-                            "rtmp://h/app/key"});
+            {.realtime = false,
+             .video_codec = "libx264",
+             .preset = "",
+             .tune = "",
+             .video_bitrate = "1M",
+             .gop = std::nullopt,
+             .pix_fmt = "",
+             .audio_codec = "",
+             .audio_bitrate = "",
+             .no_duration_filesize = false});
+  CHECK(c.args() ==
+        strings{"-i", "in.mp4", "-c:v", "libx264", "-b:v", "1M", "-f", "flv", "rtmp://h/app/key"});
 
   command copy;
   copy.input("in.flv");
-  rtmp_push(copy, "rtmp://h/app/key", {.realtime = false, .video_codec = "copy", .gop = 25,
-                                       .audio_codec = "copy"});
+  rtmp_push(copy, "rtmp://h/app/key",
+            {.realtime = false, .video_codec = "copy", .gop = 25, .audio_codec = "copy"});
   CHECK(copy.args() == strings{"-i", "in.flv", "-c:v", "copy", "-c:a", "copy", "-flvflags",
                                "no_duration_filesize", "-f", "flv", "rtmp://h/app/key"});
 
@@ -99,8 +112,8 @@ TEST_CASE("rtmp_listen makes the input a one-publisher RTMP server", "[presets]"
   command c;
   rtmp_listen(c, "rtmp://127.0.0.1:1935/live/x");
   c.codec_video("copy").output("out.flv");
-  CHECK(c.args() == strings{"-listen", "1", "-i", "rtmp://127.0.0.1:1935/live/x", "-c:v", "copy",
-                            "out.flv"});
+  CHECK(c.args() ==
+        strings{"-listen", "1", "-i", "rtmp://127.0.0.1:1935/live/x", "-c:v", "copy", "out.flv"});
 
   command t;
   rtmp_listen(t, "rtmp://127.0.0.1/live/x", {.timeout = 10s});
@@ -120,25 +133,45 @@ TEST_CASE("hls_output emits the guide's HLS settings", "[presets]") {
   hls_output(c, "/srv/hls");
   CHECK(c.args() == strings{"-i", "in.mp4", "-c:v", "libx264", "-pix_fmt", "yuv420p",
                             "-force_key_frames", "expr:gte(t,n_forced*4)", "-c:a", "aac", "-f",
-                            "hls", "-hls_time", "4", "-hls_list_size", "0",
-                            "-hls_segment_filename", "/srv/hls/segment%03d.ts",
-                            "/srv/hls/playlist.m3u8"});
+                            "hls", "-hls_time", "4", "-hls_list_size", "0", "-hls_segment_filename",
+                            "/srv/hls/segment%03d.ts", "/srv/hls/playlist.m3u8"});
 }
 
 TEST_CASE("hls_output options", "[presets]") {
   command c;
-  hls_output(c, "out", {.segment_seconds = 2.5, .list_size = 6, .segment_pattern = "s%05d.ts",
-                        .playlist = "index.m3u8", .gop = 25, .playlist_type = "event"});
-  CHECK(c.args() == strings{"-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25",
-                            "-force_key_frames", "expr:gte(t,n_forced*2.5)", "-c:a", "aac", "-f",
-                            "hls", "-hls_time", "2.5", "-hls_list_size", "6",
-                            "-hls_playlist_type", "event", "-hls_segment_filename",
-                            "out/s%05d.ts", "out/index.m3u8"});
+  hls_output(c, "out",
+             {.segment_seconds = 2.5,
+              .list_size = 6,
+              .segment_pattern = "s%05d.ts",
+              .playlist = "index.m3u8",
+              .gop = 25,
+              .playlist_type = "event"});
+  CHECK(c.args() == strings{"-c:v",
+                            "libx264",
+                            "-pix_fmt",
+                            "yuv420p",
+                            "-g",
+                            "25",
+                            "-force_key_frames",
+                            "expr:gte(t,n_forced*2.5)",
+                            "-c:a",
+                            "aac",
+                            "-f",
+                            "hls",
+                            "-hls_time",
+                            "2.5",
+                            "-hls_list_size",
+                            "6",
+                            "-hls_playlist_type",
+                            "event",
+                            "-hls_segment_filename",
+                            "out/s%05d.ts",
+                            "out/index.m3u8"});
 
   // copy: no encoder, so no encoder options; the cuts fall on the input's keyframes.
   command copy;
-  hls_output(copy, "d", {.segment_seconds = 2, .video_codec = "copy", .gop = 25,
-                         .audio_codec = "copy"});
+  hls_output(copy, "d",
+             {.segment_seconds = 2, .video_codec = "copy", .gop = 25, .audio_codec = "copy"});
   CHECK(copy.args() == strings{"-c:v", "copy", "-c:a", "copy", "-f", "hls", "-hls_time", "2",
                                "-hls_list_size", "0", "-hls_segment_filename", "d/segment%03d.ts",
                                "d/playlist.m3u8"});

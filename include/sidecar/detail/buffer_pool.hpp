@@ -2,10 +2,10 @@
 // read straight into them, so steady-state reading allocates nothing.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <sidecar/export.hpp>
 #include <vector>
 
 namespace sidecar::detail {
@@ -13,8 +13,7 @@ namespace sidecar::detail {
 class SIDECAR_API buffer_pool : public std::enable_shared_from_this<buffer_pool> {
 public:
   // Buffers beyond `keep` that come back are freed rather than kept.
-  buffer_pool(std::size_t buffer_size, std::size_t keep)
-      : size_(buffer_size), keep_(keep) {}
+  buffer_pool(std::size_t buffer_size, std::size_t keep) : size_(buffer_size), keep_(keep) {}
 
   std::size_t buffer_size() const noexcept { return size_; }
 
@@ -51,8 +50,7 @@ private:
 class SIDECAR_API pooled_buffer {
 public:
   pooled_buffer() noexcept = default;
-  pooled_buffer(std::shared_ptr<buffer_pool> pool)
-      : pool_(std::move(pool)), data_(pool_->take()) {}
+  pooled_buffer(std::shared_ptr<buffer_pool> pool) : pool_(std::move(pool)), data_(pool_->take()) {}
   pooled_buffer(pooled_buffer&&) noexcept = default;
   pooled_buffer& operator=(pooled_buffer&& o) noexcept {
     if (this != &o) {

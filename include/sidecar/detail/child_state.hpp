@@ -1,15 +1,15 @@
 // The shared state of one spawned child: what async waits and the reaper hold on to.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
+#include <sidecar/export.hpp>
 
 #include <sidecar/exit_status.hpp>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/post.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <asio/post.hpp>
 #include <asio/readable_pipe.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
@@ -122,8 +122,8 @@ struct SIDECAR_API wait_exit_op {
     std::error_code reap_ec;
     if (s->try_reap(reap_ec, kill_group)) return self.complete({}, *s->status);
     if (reap_ec) return self.complete(reap_ec, exit_status{});
-    if (s->pidfd.is_open()) return s->pidfd.async_wait(asio::posix::descriptor_base::wait_read,
-                                                       std::move(self));
+    if (s->pidfd.is_open())
+      return s->pidfd.async_wait(asio::posix::descriptor_base::wait_read, std::move(self));
     if (auto e = s->try_ensure_sigchld()) return self.complete(e, exit_status{});
     s->sigchld->async_wait(std::move(self));
   }

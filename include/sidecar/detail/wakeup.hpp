@@ -3,8 +3,8 @@
 // latch so that news between a waiter's look and its wait is never lost.
 #pragma once
 
-#include <sidecar/export.hpp>
 #include <sidecar/detail/asio_config.hpp>
+#include <sidecar/export.hpp>
 
 #include <system_error>
 #include <utility>
