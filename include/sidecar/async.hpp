@@ -121,6 +121,45 @@ struct SIDECAR_API cancel_forwarder {
   }
 };
 
+/// The cancellation that reaches the awaiting coroutine (every type its cancellation state lets
+/// through), forwarded to a private signal for a composition whose parts would see only terminal
+/// cancellation (awaitable operators, co_spawn): bind the composition to slot(). Each type is
+/// passed on as `as`, or as itself when `as` is none. The forward ends with the object, also
+/// when the frame holding it is destroyed while suspended.
+///
+///   detail::caller_cancellation cancel(co_await asio::this_coro::cancellation_state);
+///   co_await asio::co_spawn(ex, (a && b), asio::bind_cancellation_slot(cancel.slot(), tok));
+class SIDECAR_API caller_cancellation {
+public:
+  explicit caller_cancellation(asio::cancellation_state state,
+                               asio::cancellation_type as = asio::cancellation_type::terminal)
+      : caller_(state.slot()) {
+    if (state.cancelled() != asio::cancellation_type::none) *cancelled_ = true;
+    if (caller_.is_connected())
+      caller_.assign([signal = signal_, cancelled = cancelled_, as](asio::cancellation_type t) {
+        *cancelled = true;
+        signal->emit(as == asio::cancellation_type::none ? t : as);
+      });
+  }
+  caller_cancellation(const caller_cancellation&) = delete;
+  caller_cancellation& operator=(const caller_cancellation&) = delete;
+  ~caller_cancellation() {
+    if (caller_.is_connected()) caller_.clear();
+  }
+  /// What to bind the composition to.
+  asio::cancellation_slot slot() { return signal_->slot(); }
+  /// The signal itself, for others that end the composition too (a deadline).
+  const std::shared_ptr<asio::cancellation_signal>& signal() const noexcept { return signal_; }
+  /// Has the caller cancelled (before or since this object was made)?
+  bool cancelled() const noexcept { return *cancelled_; }
+
+private:
+  std::shared_ptr<asio::cancellation_signal> signal_ =
+      std::make_shared<asio::cancellation_signal>();
+  std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
+  asio::cancellation_slot caller_;
+};
+
 /// co_spawn's completion, handing the user's handler (ec, T). Its associated executor and
 /// allocator are the handler's; its cancellation slot the forward's (see the associators below).
 template <class Handler, class R, class Executor> struct completion_adapter {

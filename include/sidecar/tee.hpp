@@ -11,6 +11,9 @@
 #include <sidecar/relay.hpp>
 
 #include <asio/awaitable.hpp>
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/this_coro.hpp>
 
@@ -18,8 +21,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <optional>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -189,12 +194,31 @@ asio::awaitable<expected<tee_result>> tee(tee_options options, Source& source, S
   detail::source_closer<Source> closer(source, options.close_source);
   detail::tee_state st(ex, sizeof...(Sinks));
   st.result.sinks.resize(sizeof...(Sinks));
-  co_await [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return (detail::tee_reader(st, source, options) && ... &&
-            detail::tee_writer(st, I, sinks, options.close_sinks));
+  // The caller's cancellation, of every type its state lets through, reaches the reader and
+  // the writers as terminal (awaitable operators alone would drop partial and total).
+  detail::caller_cancellation cancel(co_await asio::this_coro::cancellation_state);
+  if (!cancel.cancelled()) {
+    auto [e] = co_await asio::co_spawn(
+        ex,
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+          return (detail::tee_reader(st, source, options) && ... &&
+                  detail::tee_writer(st, I, sinks, options.close_sinks));
+        }(std::index_sequence_for<Sinks...>{}),
+        asio::bind_cancellation_slot(cancel.slot(),
+                                     asio::experimental::as_tuple(asio::use_awaitable)));
+    if (e && !cancel.cancelled()) std::rethrow_exception(e); // only bugs throw in it
   }
-  (std::index_sequence_for<Sinks...>{});
+  if (cancel.cancelled()) // a value, as every sidecar operation reports cancellation
+    co_return fail(asio::error::operation_aborted,
+                   "tee: cancelled after " + std::to_string(st.result.bytes) + " bytes");
   if (st.source_eof) closer.reached_end();
+  // A sink that failed on the last chunks, after the source had ended, fails all too.
+  if (!st.fatal && options.on_error == tee_options::on_sink_error::fail_all)
+    for (const auto& r : st.result.sinks)
+      if (r.failed) {
+        st.fatal = *r.failed;
+        break;
+      }
   if (st.fatal) co_return tl::unexpected(*st.fatal);
   co_return std::move(st.result);
 }
@@ -204,6 +228,25 @@ template <class Source, class... Sinks>
 requires(!std::is_same_v<std::remove_cvref_t<Source>, tee_options>)
     asio::awaitable<expected<tee_result>> tee(Source& source, Sinks&... sinks) {
   return tee(tee_options{}, source, sinks...);
+}
+
+/// The same through any completion token, on the source's executor, the sinks as a tuple of
+/// references (`std::tie(a, b)`): void(std::error_code, tee_result). With on_sink_error::drop
+/// a failed sink is in the result, not the error; with fail_all (or a failing source) the error
+/// is the first failure's code and the result is empty (the coroutine form's error names the
+/// sink and the bytes). Cancelled (any type): asio::error::operation_aborted, the source closed
+/// as tee_options::close_source says. Source and sinks must outlive the operation.
+template <class Source, class... Sinks,
+          class Token = asio::default_completion_token_t<typename Source::executor_type>>
+auto async_tee(Source& source, std::tuple<Sinks&...> sinks, tee_options options = {},
+               Token&& token = asio::default_completion_token_t<typename Source::executor_type>()) {
+  static_assert(sizeof...(Sinks) >= 1, "async_tee needs at least one sink");
+  return detail::async_spawned<expected<tee_result>>(
+      source.get_executor(),
+      [&source, sinks, options] {
+        return std::apply([&](Sinks&... s) { return tee(options, source, s...); }, sinks);
+      },
+      std::forward<Token>(token));
 }
 
 } // namespace sidecar

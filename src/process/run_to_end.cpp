@@ -55,15 +55,7 @@ asio::awaitable<expected<program_output>> run_to_end(spawn_options o, run_limits
   // its cancellation state lets through) ends the race as the deadline does. Awaitable
   // operators alone would pass only terminal cancellation to the readers, and would leave a
   // program that prints nothing (an ffprobe opening a FIFO nobody writes) running.
-  asio::cancellation_signal stop;
-  asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
-  bool cancelled = state.cancelled() != asio::cancellation_type::none;
-  asio::cancellation_slot caller = state.slot();
-  if (caller.is_connected())
-    caller.assign([&](asio::cancellation_type) {
-      cancelled = true;
-      stop.emit(asio::cancellation_type::terminal);
-    });
+  detail::caller_cancellation cancel(co_await asio::this_coro::cancellation_state);
   auto race = [&]() -> asio::awaitable<std::size_t> {
     co_await asio::this_coro::throw_if_cancelled(false);
     auto outcome =
@@ -72,13 +64,13 @@ asio::awaitable<expected<program_output>> run_to_end(spawn_options o, run_limits
     co_return outcome.index();
   };
   std::size_t winner = 0;
-  if (!cancelled) {
+  if (!cancel.cancelled()) {
     auto [e, index] =
-        co_await asio::co_spawn(ex, race(), asio::bind_cancellation_slot(stop.slot(), use_tuple));
+        co_await asio::co_spawn(ex, race(), asio::bind_cancellation_slot(cancel.slot(), use_tuple));
     if (e) std::rethrow_exception(e); // only bugs throw in it
     winner = index;
   }
-  if (caller.is_connected()) caller.clear();
+  const bool cancelled = cancel.cancelled();
   if (winner == 1 || cancelled) {
     // The deadline won or the caller gave up: end the program's group and reap it.
     co_await asio::this_coro::reset_cancellation_state();

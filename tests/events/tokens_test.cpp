@@ -419,3 +419,84 @@ TEST_CASE("with_timeout passes its caller's cancellation on, with its type", "[t
   CHECK(out->took < 5000ms);
   CHECK_FALSE(has_children());
 }
+
+TEST_CASE("async_with_timeout: a deferred wait past its limit, from a callback and a future",
+          "[tokens][cancel]") {
+  SECTION("callback: errc::timed_out with the exit status; ffmpeg quit by itself (`q`)") {
+    asio::io_context ctx;
+    auto ff = endless().spawn(ctx.get_executor());
+    REQUIRE(ff);
+    std::optional<std::error_code> ec;
+    exit_status st;
+    const auto t0 = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::duration took{};
+    async_with_timeout(ctx.get_executor(), ff->async_wait(asio::experimental::deferred), 500ms,
+                       [&](std::error_code e, exit_status s) {
+                         ec = e;
+                         st = s;
+                         took = std::chrono::steady_clock::now() - t0;
+                       });
+    run_limited(ctx);
+    REQUIRE(ec);
+    CHECK(*ec == errc::timed_out);
+    CHECK(st.signal == 0); // total: asked to quit, it finished by itself
+    CHECK(took >= 500ms);
+    CHECK(took < 5s);
+  }
+  SECTION("use_future from another thread: an operation within its limit gives its value") {
+    asio::io_context ctx;
+    auto work = asio::make_work_guard(ctx);
+    auto ff = five_frames().spawn(ctx.get_executor());
+    REQUIRE(ff);
+    std::thread runner([&] { ctx.run_for(30s); });
+    auto f = async_with_timeout(ctx.get_executor(), ff->async_wait(asio::experimental::deferred),
+                                20s, asio::use_future);
+    const bool ready = f.wait_for(20s) == std::future_status::ready;
+    std::optional<exit_status> st;
+    if (ready) st = f.get();
+    asio::post(ctx, [&] { ff = fail(errc::cancelled, "done"); }); // ends on its executor
+    work.reset();
+    runner.join();
+    REQUIRE(st);
+    CHECK(st->success());
+  }
+  SECTION("partial, as the `how` argument: SIGTERM at the limit") {
+    asio::io_context ctx;
+    auto ff = endless().spawn(ctx.get_executor());
+    REQUIRE(ff);
+    std::optional<std::error_code> ec;
+    exit_status st;
+    async_with_timeout(ctx.get_executor(), ff->async_wait(asio::experimental::deferred), 300ms,
+                       asio::cancellation_type::partial, [&](std::error_code e, exit_status s) {
+                         ec = e;
+                         st = s;
+                       });
+    run_limited(ctx);
+    REQUIRE(ec);
+    CHECK(*ec == errc::timed_out);
+    CHECK_FALSE(st.success());
+  }
+  SECTION("the handler's own cancellation reaches the operation, with its type") {
+    asio::io_context ctx;
+    auto ff = endless().spawn(ctx.get_executor());
+    REQUIRE(ff);
+    asio::cancellation_signal signal;
+    std::optional<std::error_code> ec;
+    exit_status st;
+    async_with_timeout(
+        ctx.get_executor(), ff->async_wait(asio::experimental::deferred), 20s,
+        asio::bind_cancellation_slot(signal.slot(), [&](std::error_code e, exit_status s) {
+          ec = e;
+          st = s;
+        }));
+    asio::steady_timer timer(ctx, 300ms);
+    timer.async_wait([&](std::error_code) { signal.emit(asio::cancellation_type::terminal); });
+    const auto t0 = std::chrono::steady_clock::now();
+    run_limited(ctx);
+    REQUIRE(ec);
+    CHECK(*ec == errc::cancelled); // the caller's doing, not the 20 s limit
+    CHECK(st.signal == SIGKILL);
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  }
+  CHECK_FALSE(has_children());
+}

@@ -10,6 +10,7 @@
 #include <sidecar/probe.hpp>
 #include <sidecar/relay.hpp>
 #include <sidecar/tcp_ingest.hpp>
+#include <sidecar/tee.hpp>
 
 #include "support.hpp"
 
@@ -17,15 +18,18 @@
 #include <asio/bind_executor.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/connect_pipe.hpp>
+#include <asio/detached.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/experimental/deferred.hpp>
+#include <asio/read.hpp>
 #include <asio/readable_pipe.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 #include <asio/writable_pipe.hpp>
 
 #include <atomic>
+#include <cerrno>
 #include <optional>
 #include <thread>
 
@@ -346,5 +350,120 @@ TEST_CASE("each cancellation type ends each io operation with operation_aborted,
     CHECK(r.took < 5s);
     CHECK_FALSE(in.is_open()); // a relay that ends early closes its source
   }
+  {
+    INFO("async_tee from a pipe nobody writes");
+    asio::io_context ctx;
+    asio::readable_pipe in(ctx), rd1(ctx), rd2(ctx);
+    asio::writable_pipe feed(ctx), out1(ctx), out2(ctx);
+    asio::connect_pipe(in, feed);
+    asio::connect_pipe(rd1, out1);
+    asio::connect_pipe(rd2, out2);
+    auto r = cancel_after_start(ctx, type, [&](auto token) {
+      async_tee(in, std::tie(out1, out2), tee_options{}, std::move(token));
+    });
+    REQUIRE(r.ec);
+    CHECK(*r.ec == asio::error::operation_aborted);
+    CHECK(r.took < 5s);
+    CHECK_FALSE(in.is_open()); // a tee that ends early closes its source
+  }
   CHECK(open_fds() == fds);
+}
+
+namespace {
+
+// A source pipe holding `text` and then its end, and `n` sink pipes with their read ends.
+struct tee_pipes {
+  asio::readable_pipe in;
+  std::vector<asio::readable_pipe> rd;
+  std::vector<asio::writable_pipe> out;
+  tee_pipes(asio::io_context& ctx, const std::string& text, std::size_t n) : in(ctx) {
+    asio::writable_pipe feed(ctx);
+    asio::connect_pipe(in, feed);
+    asio::write(feed, asio::buffer(text));
+    for (std::size_t i = 0; i < n; ++i) {
+      rd.emplace_back(ctx);
+      out.emplace_back(ctx);
+      asio::connect_pipe(rd.back(), out.back());
+    }
+  }
+  // What sink i received (its write end is closed once the tee has ended).
+  std::string received(std::size_t i) {
+    std::string s;
+    std::error_code ec;
+    asio::read(rd[i], asio::dynamic_buffer(s), ec);
+    return s;
+  }
+};
+
+} // namespace
+
+TEST_CASE("async_tee: callback, use_future from another thread, deferred, a strand", "[tokens]") {
+  const std::string text = "one stream, two sinks";
+  SECTION("a plain callback: (error_code, tee_result), each sink got every byte") {
+    asio::io_context ctx;
+    tee_pipes p(ctx, text, 2);
+    std::optional<std::error_code> ec;
+    tee_result result;
+    async_tee(p.in, std::tie(p.out[0], p.out[1]), tee_options{},
+              [&](std::error_code e, tee_result r) {
+                ec = e;
+                result = std::move(r);
+              });
+    run_limited(ctx);
+    REQUIRE(ec);
+    CHECK_FALSE(*ec);
+    CHECK(result.bytes == text.size());
+    REQUIRE(result.sinks.size() == 2);
+    CHECK(result.sinks[1].bytes == text.size());
+    CHECK(p.received(0) == text);
+    CHECK(p.received(1) == text);
+  }
+  SECTION("use_future from another thread") {
+    asio::io_context ctx;
+    tee_pipes p(ctx, text, 1);
+    auto work = asio::make_work_guard(ctx);
+    std::thread runner([&] { ctx.run_for(30s); });
+    auto f = async_tee(p.in, std::tie(p.out[0]), tee_options{}, asio::use_future);
+    const bool ready = f.wait_for(20s) == std::future_status::ready;
+    work.reset();
+    runner.join();
+    REQUIRE(ready);
+    CHECK(f.get().bytes == text.size());
+    CHECK(p.received(0) == text);
+  }
+  SECTION("deferred and as_tuple in a coroutine; fail_all's error is the code") {
+    asio::io_context ctx;
+    tee_pipes p(ctx, text, 2);
+    p.rd[1].close(); // the second sink's reader is gone: EPIPE
+    std::error_code ec;
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+          tee_options o;
+          o.on_error = tee_options::on_sink_error::fail_all;
+          auto op = async_tee(p.in, std::tie(p.out[0], p.out[1]), o, asio::experimental::deferred);
+          auto [e, r] = co_await std::move(op)(tuple);
+          ec = e;
+          // A failed tee gives an empty result; the coroutine form's error names the sink.
+          CHECK(r.sinks.empty());
+        },
+        asio::detached);
+    run_limited(ctx);
+    CHECK(ec.value() == EPIPE);
+  }
+  SECTION("a handler bound to a strand runs on it") {
+    asio::io_context ctx;
+    tee_pipes p(ctx, text, 2);
+    auto strand = asio::make_strand(ctx);
+    std::atomic<int> on{0}, off{0};
+    async_tee(p.in, std::tie(p.out[0], p.out[1]), tee_options{},
+              asio::bind_executor(strand, [&](std::error_code ec, tee_result) {
+                ++(strand.running_in_this_thread() && !ec ? on : off);
+              }));
+    std::thread other([&] { ctx.run_for(30s); });
+    ctx.run_for(30s);
+    other.join();
+    CHECK(on == 1);
+    CHECK(off == 0);
+  }
 }
