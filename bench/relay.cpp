@@ -145,7 +145,8 @@ result c_relay(c_loop how, sink_kind sink, std::uint64_t frames) {
   return r;
 }
 
-result sidecar_relay(sink_kind sink, std::uint64_t frames, bool splice = true) {
+result sidecar_relay(sink_kind sink, std::uint64_t frames,
+                     sidecar::relay_method method = sidecar::relay_method::automatic) {
   std::optional<tcp_pair> tcp;
   if (sink == sink_kind::tcp) tcp.emplace();
   const auto start = bench::clocks::now();
@@ -177,12 +178,12 @@ result sidecar_relay(sink_kind sink, std::uint64_t frames, bool splice = true) {
             co_return;
           }
           cat.emplace(std::move(*c));
-          moved = co_await sidecar::relay(source, cat->stdin_pipe(), {.allow_splice = splice});
+          moved = co_await sidecar::relay(source, cat->stdin_pipe(), {.method = method});
         } else {
           asio::ip::tcp::socket s(ex);
           s.assign(asio::ip::tcp::v4(), tcp->out);
           tcp->out = -1; // the socket owns it now
-          moved = co_await sidecar::relay(source, s, {.allow_splice = splice});
+          moved = co_await sidecar::relay(source, s, {.method = method});
           // relay half-closed it; the reader thread sees the end and exits.
           cpu_end = bench::thread_cpu();
           tcp->reader.join();
@@ -219,7 +220,12 @@ int main() {
               double(expect) / 1e9, bench::runs());
   for (auto sink : {sink_kind::process, sink_kind::tcp}) {
     const std::string kase = sink == sink_kind::process ? "pipe -> cat" : "pipe -> tcp";
-    std::vector<double> gbs_splice, gbs_rw, gbs_sc, cpu_splice, cpu_rw, cpu_sc, gbs_nosp, cpu_nosp;
+    // automatic splices into a pipe and copies into a socket; "other" is the method it did not
+    // choose, forced.
+    const auto other =
+        sink == sink_kind::process ? sidecar::relay_method::copy : sidecar::relay_method::splice;
+    std::vector<double> gbs_splice, gbs_rw, gbs_sc, cpu_splice, cpu_rw, cpu_sc, gbs_other,
+        cpu_other;
     auto record = [&](const result& r, std::vector<double>& gbs, std::vector<double>& cpu) {
       if (r.bytes != expect)
         throw std::runtime_error(kase + ": moved " + std::to_string(r.bytes) + " bytes, not " +
@@ -241,23 +247,31 @@ int main() {
           if (m) record(r, gbs_sc, cpu_sc);
         },
         [&](bool m) {
-          auto r = sidecar_relay(sink, frames, false);
-          if (m) record(r, gbs_nosp, cpu_nosp);
+          auto r = sidecar_relay(sink, frames, other);
+          if (m) record(r, gbs_other, cpu_other);
         },
     });
+    // Per run, the faster of the two C loops.
+    std::vector<double> gbs_best(gbs_splice.size()), cpu_best(gbs_splice.size());
+    for (std::size_t i = 0; i < gbs_splice.size(); ++i) {
+      const bool splice_won = gbs_splice[i] >= gbs_rw[i];
+      gbs_best[i] = splice_won ? gbs_splice[i] : gbs_rw[i];
+      cpu_best[i] = splice_won ? cpu_splice[i] : cpu_rw[i];
+    }
+    const std::string other_name =
+        other == sidecar::relay_method::copy ? "sidecar, copy forced" : "sidecar, splice forced";
     rep.measure(kase, "C splice loop", "throughput", "GB/s", gbs_splice);
     rep.measure(kase, "C read/write loop", "throughput", "GB/s", gbs_rw);
     rep.measure(kase, "sidecar relay", "throughput", "GB/s", gbs_sc);
-    rep.measure(kase, "sidecar, no splice", "throughput", "GB/s", gbs_nosp);
+    rep.measure(kase, other_name, "throughput", "GB/s", gbs_other);
     rep.measure(kase, "C splice loop", "relay CPU", "s/GB", cpu_splice);
     rep.measure(kase, "C read/write loop", "relay CPU", "s/GB", cpu_rw);
     rep.measure(kase, "sidecar relay", "relay CPU", "s/GB", cpu_sc);
-    rep.measure(kase, "sidecar, no splice", "relay CPU", "s/GB", cpu_nosp);
-    rep.ratio(kase, "sidecar/splice throughput", ">=", 0.95, bench::ratios(gbs_sc, gbs_splice));
+    rep.measure(kase, other_name, "relay CPU", "s/GB", cpu_other);
+    rep.ratio(kase, "sidecar/best C loop throughput", ">=", 0.95, bench::ratios(gbs_sc, gbs_best));
     rep.ratio(kase, "sidecar/read-write CPU per GB", "<", 1.0, bench::ratios(cpu_sc, cpu_rw));
-    rep.ratio(kase, "no-splice sidecar/read-write throughput", "", 0,
-              bench::ratios(gbs_nosp, gbs_rw));
-    rep.ratio(kase, "no-splice sidecar/read-write CPU per GB", "", 0,
-              bench::ratios(cpu_nosp, cpu_rw));
+    rep.ratio(kase, "sidecar/best C loop CPU per GB", "", 0, bench::ratios(cpu_sc, cpu_best));
+    rep.ratio(kase, other_name + "/best C loop throughput", "", 0,
+              bench::ratios(gbs_other, gbs_best));
   }
 }

@@ -28,12 +28,22 @@ bool can_splice(int source_fd, int sink_fd) noexcept {
   return (a == S_IFIFO && joinable(b)) || (b == S_IFIFO && joinable(a));
 }
 
+bool splice_pays(int source_fd, int sink_fd) noexcept {
+  // Into a socket, read/write moves more bytes for less CPU than splice (bench/relay).
+  return can_splice(source_fd, sink_fd) && kind_of(sink_fd) != S_IFSOCK;
+}
+
+void grow_pipe(int fd, std::size_t pipe_size) noexcept {
+  if (fd >= 0 && pipe_size > 0 && kind_of(fd) == S_IFIFO &&
+      ::fcntl(fd, F_GETPIPE_SZ) < static_cast<int>(pipe_size))
+    ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(pipe_size)); // best effort: EPERM over the max
+}
+
 void prepare_splice(int source_fd, int sink_fd, std::size_t pipe_size) noexcept {
   for (int fd : {source_fd, sink_fd}) {
     const auto kind = kind_of(fd);
     if (kind == S_IFREG) continue; // regular files are always ready
-    if (kind == S_IFIFO && pipe_size > 0 && ::fcntl(fd, F_GETPIPE_SZ) < static_cast<int>(pipe_size))
-      ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(pipe_size)); // best effort: EPERM over the max
+    grow_pipe(fd, pipe_size);
     int flags = ::fcntl(fd, F_GETFL);
     if (flags != -1 && !(flags & O_NONBLOCK)) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
   }

@@ -184,7 +184,7 @@ TEST_CASE("relay: a known payload spliced pipe to pipe arrives intact", "[io]") 
     auto [in_r, in_w] = make_pipe(ex);
     auto [out_r, out_w] = make_pipe(ex);
     // The path under test: both ends pipes, so relay takes splice(2), not its buffer.
-    REQUIRE(sidecar::detail::can_splice(in_r.native_handle(), out_w.native_handle()));
+    REQUIRE(sidecar::detail::splice_pays(in_r.native_handle(), out_w.native_handle()));
     // A named reference: clang 14 cannot capture a structured binding in a lambda.
     auto& writer = in_w;
     auto send = [&]() -> awaitable<void> {
@@ -204,17 +204,26 @@ TEST_CASE("relay: a known payload spliced pipe to pipe arrives intact", "[io]") 
   CHECK(open_fds() == before);
 }
 
-TEST_CASE("relay: pipe to TCP socket and socket to pipe", "[io]") {
-  run([]() -> awaitable<void> {
+TEST_CASE("relay: pipe to TCP socket and socket to pipe, each method", "[io]") {
+  const auto method = GENERATE(relay_method::automatic, relay_method::splice, relay_method::copy);
+  CAPTURE(static_cast<int>(method));
+  run([method]() -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     auto [a, b] = co_await socket_pair();
     auto from = producer(40).spawn(ex);
     REQUIRE(from);
     auto to = consumer().spawn(ex);
     REQUIRE(to);
+    // automatic: read/write into the socket (splice is the slower path there), splice out of it
+    const int out = from->take_stdout().native_handle(), in = to->stdin_pipe().native_handle();
+    CHECK(sidecar::detail::can_splice(out, a.native_handle()));
+    CHECK_FALSE(sidecar::detail::splice_pays(out, a.native_handle()));
+    CHECK(sidecar::detail::splice_pays(b.native_handle(), in));
+    relay_options o;
+    o.method = method;
     // ffmpeg → socket a ⇢ socket b → ffmpeg
-    auto [sent, received, frames] = co_await (relay(from->take_stdout(), a) &&
-                                              relay(b, to->stdin_pipe()) && last_frame_count(*to));
+    auto [sent, received, frames] = co_await (
+        relay(from->take_stdout(), a, o) && relay(b, to->stdin_pipe(), o) && last_frame_count(*to));
     REQUIRE(sent);
     REQUIRE(received);
     CHECK(*sent == 40 * frame_bytes);
@@ -286,7 +295,7 @@ TEST_CASE("relay: into a file and from a file", "[io]") {
     REQUIRE(again);
     REQUIRE(copy);
     relay_options o;
-    o.allow_splice = false;
+    o.method = relay_method::copy;
     o.chunk_size = 1000;
     auto copied = co_await relay(*again, *copy, o);
     REQUIRE(copied);
