@@ -1,6 +1,13 @@
 // The one "condition variable" of sidecar's coroutines: a timer that never expires, cancelled
 // to wake whoever waits on it (Asio 1.22 has no condition variable for coroutines), with a
 // latch so that news between a waiter's look and its wait is never lost.
+//
+// Not asio::experimental::channel, on purpose: in Asio 1.22 a buffered channel's try_send
+// fails after a cancelled async_receive, so the next receiver is never woken
+// (chriskohlhoff/asio#1241, fixed in 1.28) — a cancelled next_event() would hang the next
+// one — and a void(error_code) channel does not compile (ambiguous channel_traits). A
+// channel also wakes one receiver where tee and tcp_ingest need every waiter woken.
+// tests/core/wakeup_test.cpp checks the properties this gives.
 #pragma once
 
 #include <sidecar/detail/asio_config.hpp>
