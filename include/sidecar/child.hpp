@@ -137,6 +137,8 @@ auto async_wait_reaped(
       std::forward<CompletionToken>(token));
 }
 
+template <class Executor> class basic_child;
+
 /// A running child process (see the file's opening comment): its pipes, stop verbs for its
 /// process group, and waiting for its exit. Move-only; destroying a running one hands it to
 /// the reaper, so no zombie and no orphan is left.
@@ -144,6 +146,11 @@ class SIDECAR_API child {
 public:
   /// The executor the child's operations run on.
   using executor_type = asio::any_io_executor;
+  /// The same child with another executor type, whose default completion token its
+  /// operations take (Asio's `as_default_on`): basic_child<Executor1>.
+  template <class Executor1> struct rebind_executor {
+    using other = basic_child<Executor1>; ///< the rebound type
+  };
 
   /// Spawns the program. Fails at once, with the reason, when it cannot be run (not found,
   /// not executable, bad working directory): the exec error comes back before this returns.
@@ -227,6 +234,39 @@ private:
   explicit child(std::shared_ptr<detail::child_state> s) noexcept : state_(std::move(s)) {}
 
   std::shared_ptr<detail::child_state> state_;
+};
+
+/// A child whose executor type is Executor (constructible from the child's executor): its
+/// operations take Executor's default completion token, so that
+/// `auto c = asio::use_awaitable.as_default_on(std::move(*spawned));` gives a child whose
+/// `co_await c.async_wait()` needs no token, as with Asio's own I/O objects. Everything else
+/// is the child's.
+template <class Executor> class basic_child : public child {
+public:
+  /// The executor type whose default token the operations take.
+  using executor_type = Executor;
+  /// basic_child<Executor1>.
+  template <class Executor1> struct rebind_executor {
+    using other = basic_child<Executor1>; ///< the rebound type
+  };
+  /// Takes over a child (any basic_child converts to one).
+  explicit basic_child(child&& c) : child(std::move(c)), ex_(child::get_executor()) {}
+
+  /// The child's executor, as Executor.
+  executor_type get_executor() const noexcept { return ex_; }
+  /// child::async_wait, Executor's default token.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_wait(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return child::async_wait(std::forward<Token>(token));
+  }
+  /// child::async_stop, Executor's default token.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_stop(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return child::async_stop(std::forward<Token>(token));
+  }
+
+private:
+  Executor ex_;
 };
 
 /// What run_to_end() gathered from a program it ran to its end.

@@ -40,6 +40,8 @@ SIDECAR_API asio::awaitable<expected<exit_status>> wait(stream_ref s);
 } // namespace ops
 } // namespace detail
 
+template <class Executor> class basic_ffmpeg_child;
+
 /// A running ffmpeg, ffplay or ffprobe: its child process and the ordered, pull-based stream
 /// of what it says (parsed stderr) and produces (frames or chunks on stdout), then its exit.
 /// Made by command::spawn() or ffmpeg_child::spawn(). Move-only; destroying it stops the child
@@ -48,6 +50,11 @@ class SIDECAR_API ffmpeg_child {
 public:
   /// The executor every operation runs on.
   using executor_type = asio::any_io_executor;
+  /// The same ffmpeg_child with another executor type, whose default completion token its
+  /// operations take (Asio's `as_default_on`): basic_ffmpeg_child<Executor1>.
+  template <class Executor1> struct rebind_executor {
+    using other = basic_ffmpeg_child<Executor1>; ///< the rebound type
+  };
 
   /// Spawns cmd. `base` may set stdin/stdout, environment, working directory, extra output
   /// pipes and the stop ladder; program and arguments come from cmd. stderr is always ours.
@@ -214,6 +221,73 @@ private:
 
   child process_;
   std::shared_ptr<detail::stream_state> state_;
+};
+
+/// An ffmpeg_child whose executor type is Executor (constructible from the child's executor):
+/// its async_xxx operations take Executor's default completion token, as Asio's own I/O
+/// objects do. From Asio's `as_default_on`:
+///
+///   auto ff = asio::experimental::as_tuple(asio::use_awaitable).as_default_on(std::move(*c));
+///   auto [ec, st] = co_await ff.async_wait();
+///
+/// Everything else is the ffmpeg_child's.
+template <class Executor> class basic_ffmpeg_child : public ffmpeg_child {
+public:
+  /// The executor type whose default token the operations take.
+  using executor_type = Executor;
+  /// basic_ffmpeg_child<Executor1>.
+  template <class Executor1> struct rebind_executor {
+    using other = basic_ffmpeg_child<Executor1>; ///< the rebound type
+  };
+  /// Takes over an ffmpeg_child (any basic_ffmpeg_child converts to one).
+  explicit basic_ffmpeg_child(ffmpeg_child&& c)
+      : ffmpeg_child(std::move(c)), ex_(ffmpeg_child::get_executor()) {}
+
+  /// The child's executor, as Executor.
+  executor_type get_executor() const noexcept { return ex_; }
+  /// ffmpeg_child::async_next_event, Executor's default token.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_next_event(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return ffmpeg_child::async_next_event(std::forward<Token>(token));
+  }
+  /// ffmpeg_child::async_next_frame, Executor's default token.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_next_frame(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return ffmpeg_child::async_next_frame(std::forward<Token>(token));
+  }
+  /// ffmpeg_child::async_next_chunk, Executor's default token.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_next_chunk(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return ffmpeg_child::async_next_chunk(std::forward<Token>(token));
+  }
+  /// ffmpeg_child::async_next_progress, Executor's default token.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_next_progress(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return ffmpeg_child::async_next_progress(std::forward<Token>(token));
+  }
+  /// ffmpeg_child::async_metadata, Executor's default token.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_metadata(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return ffmpeg_child::async_metadata(std::forward<Token>(token));
+  }
+  /// ffmpeg_child::async_errors, Executor's default token.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_errors(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return ffmpeg_child::async_errors(std::forward<Token>(token));
+  }
+  /// ffmpeg_child::async_stderr_lines, Executor's default token.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_stderr_lines(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return ffmpeg_child::async_stderr_lines(std::forward<Token>(token));
+  }
+  /// ffmpeg_child::async_wait, Executor's default token.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_wait(Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return ffmpeg_child::async_wait(std::forward<Token>(token));
+  }
+
+private:
+  Executor ex_;
 };
 
 /// Runs `<tool> -version` and parses it: `co_await sidecar::ffmpeg_version()`. A release

@@ -500,3 +500,58 @@ TEST_CASE("async_with_timeout: a deferred wait past its limit, from a callback a
   }
   CHECK_FALSE(has_children());
 }
+
+// Asio's as_default_on needs rebind_executor: the default token then comes from the executor
+// type, as with asio::use_awaitable.as_default_on(tcp::socket(...)).
+static_assert(std::is_same_v<ffmpeg_child::rebind_executor<asio::io_context::executor_type>::other,
+                             basic_ffmpeg_child<asio::io_context::executor_type>>);
+static_assert(std::is_same_v<child::rebind_executor<asio::io_context::executor_type>::other,
+                             basic_child<asio::io_context::executor_type>>);
+
+TEST_CASE("as_default_on: an ffmpeg_child and a child whose operations need no token", "[tokens]") {
+  struct outcome {
+    std::error_code meta, end, wait;
+    int frames = 0;
+    bool success = false, stopped = false;
+  };
+  auto out = run([]() -> asio::awaitable<outcome> {
+    outcome o;
+    auto ex = co_await asio::this_coro::executor;
+    auto c = five_frames().spawn(ex);
+    REQUIRE(c);
+    // (ec, T) tuples by default
+    auto ff = asio::experimental::as_tuple(asio::use_awaitable).as_default_on(std::move(*c));
+    auto [mec, meta] = co_await ff.async_metadata();
+    o.meta = mec;
+    for (;;) {
+      auto [fec, f] = co_await ff.async_next_frame();
+      if (fec) {
+        o.end = fec;
+        break;
+      }
+      ++o.frames;
+    }
+    auto [wec, st] = co_await ff.async_wait();
+    o.wait = wec;
+    o.success = st.success();
+    // use_awaitable by default, on a plain child (an ffmpeg that runs until stopped)
+    spawn_options so;
+    so.program = "ffmpeg";
+    so.args = strings("-hide_banner", "-nostats", "-re", "-f", "lavfi", "-i", "testsrc=size=64x64",
+                      "-f", "null", "-");
+    so.err = stdio::null();
+    auto e = child::spawn(ex, so);
+    REQUIRE(e);
+    auto plain = asio::use_awaitable.as_default_on(std::move(*e));
+    auto stopped = co_await plain.async_stop(); // the ladder: `q`, and ffmpeg quits
+    o.stopped = !stopped.was_signaled();
+    co_return o;
+  }());
+  CHECK_FALSE(out.meta);
+  CHECK(out.frames == frame_count);
+  CHECK(out.end == asio::error::eof);
+  CHECK_FALSE(out.wait);
+  CHECK(out.success);
+  CHECK(out.stopped);
+  CHECK_FALSE(has_children());
+}
