@@ -176,9 +176,12 @@ public:
 
   // --- stdin -------------------------------------------------------------------------------
   /// Writes to stdin with backpressure: completes when ffmpeg has taken the bytes into its
-  /// pipe (any completion token; use_awaitable by default).
-  template <class ConstBufferSequence, class CompletionToken = asio::use_awaitable_t<>>
-  auto async_write(const ConstBufferSequence& buffers, CompletionToken&& token = {}) {
+  /// pipe: void(std::error_code, std::size_t), any completion token (the default is the
+  /// executor's, as with Asio's own objects: none for any_io_executor, pass one).
+  template <class ConstBufferSequence,
+            class CompletionToken = asio::default_completion_token_t<executor_type>>
+  auto async_write(const ConstBufferSequence& buffers,
+                   CompletionToken&& token = asio::default_completion_token_t<executor_type>()) {
     return asio::async_write(process_.stdin_pipe(), buffers, std::forward<CompletionToken>(token));
   }
   /// Writes bytes to stdin, all of them, with backpressure; an error names the pipe.

@@ -72,8 +72,10 @@ public:
   }
 
   /// Reads into the first buffer: void(std::error_code, std::size_t), eof at the end.
-  template <class MutableBufferSequence, class Token = asio::use_awaitable_t<>>
-  auto async_read_some(const MutableBufferSequence& buffers, Token&& token = {}) {
+  template <class MutableBufferSequence,
+            class Token = asio::default_completion_token_t<executor_type>>
+  auto async_read_some(const MutableBufferSequence& buffers,
+                       Token&& token = asio::default_completion_token_t<executor_type>()) {
     return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence& b) {
           std::error_code ec;
@@ -90,8 +92,10 @@ public:
   }
 
   /// Writes the first buffer: void(std::error_code, std::size_t).
-  template <class ConstBufferSequence, class Token = asio::use_awaitable_t<>>
-  auto async_write_some(const ConstBufferSequence& buffers, Token&& token = {}) {
+  template <class ConstBufferSequence,
+            class Token = asio::default_completion_token_t<executor_type>>
+  auto async_write_some(const ConstBufferSequence& buffers,
+                        Token&& token = asio::default_completion_token_t<executor_type>()) {
     return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
         [this](auto handler, const ConstBufferSequence& b) {
           std::error_code ec;

@@ -84,8 +84,10 @@ public:
 
   /// Reads some bytes (AsyncReadStream): void(std::error_code, std::size_t); eof once every
   /// writer has closed, never before the first writer came.
-  template <class MutableBufferSequence, class Token = asio::use_awaitable_t<>>
-  auto async_read_some(const MutableBufferSequence& buffers, Token&& token = {}) {
+  template <class MutableBufferSequence,
+            class Token = asio::default_completion_token_t<executor_type>>
+  auto async_read_some(const MutableBufferSequence& buffers,
+                       Token&& token = asio::default_completion_token_t<executor_type>()) {
     return asio::async_compose<Token, void(std::error_code, std::size_t)>(
         [this, buffers, step = 0](auto& self, std::error_code ec = {}, std::size_t n = 0) mutable {
           if (step == 0) {
@@ -107,8 +109,10 @@ public:
   }
 
   /// Writes some bytes (AsyncWriteStream): void(std::error_code, std::size_t).
-  template <class ConstBufferSequence, class Token = asio::use_awaitable_t<>>
-  auto async_write_some(const ConstBufferSequence& buffers, Token&& token = {}) {
+  template <class ConstBufferSequence,
+            class Token = asio::default_completion_token_t<executor_type>>
+  auto async_write_some(const ConstBufferSequence& buffers,
+                        Token&& token = asio::default_completion_token_t<executor_type>()) {
     return stream_.async_write_some(buffers, std::forward<Token>(token));
   }
 
