@@ -46,6 +46,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -88,7 +89,7 @@ public:
   /// message.
   static expected<tcp_ingest> open(const executor_type& ex, tcp_ingest_options options = {});
 
-  tcp_ingest(tcp_ingest&&) noexcept = default; ///< Moves (not while an accept is pending).
+  tcp_ingest(tcp_ingest&&) noexcept = default; ///< Moves, also while an accept is pending.
   /// Closes ours, then takes the other's.
   tcp_ingest& operator=(tcp_ingest&&) noexcept;
   /// Stops listening and closes every connection not handed out yet.
@@ -117,19 +118,27 @@ public:
 
   /// accept(output) through any completion token: void(std::error_code,
   /// asio::ip::tcp::socket), a closed socket with the error (see <sidecar/async.hpp>). The
-  /// tcp_ingest must outlive the operation, as an Asio acceptor must.
+  /// operation holds the ingest's shared state, not the object: moving the tcp_ingest
+  /// meanwhile is safe, and destroying it ends the operation (operation_aborted).
   template <class Token = asio::default_completion_token_t<executor_type>>
   requires(!std::is_integral_v<std::remove_cvref_t<Token>>) auto async_accept(
       std::size_t output, Token&& token = asio::default_completion_token_t<executor_type>()) {
     return detail::async_spawned<expected<asio::ip::tcp::socket>>(
-        ex_, [this, output] { return accept(output); }, std::forward<Token>(token));
+        ex_,
+        [st = state_, timeout = timeout_, output] {
+          return accept_from(st, timeout, output, std::nullopt);
+        },
+        std::forward<Token>(token));
   }
   /// accept(output, process_group) through any completion token (as above).
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_accept(std::size_t output, pid_t process_group,
                     Token&& token = asio::default_completion_token_t<executor_type>()) {
     return detail::async_spawned<expected<asio::ip::tcp::socket>>(
-        ex_, [this, output, process_group] { return accept(output, process_group); },
+        ex_,
+        [st = state_, timeout = timeout_, output, process_group] {
+          return accept_from(st, timeout, output, process_group);
+        },
         std::forward<Token>(token));
   }
 
@@ -138,8 +147,11 @@ private:
              std::size_t outputs, std::chrono::milliseconds timeout)
       : ex_(std::move(ex)), state_(std::move(s)), port_(port), outputs_(outputs),
         timeout_(timeout) {}
-  /// accept() for a process of `group`, or of our uid when `group` is 0.
-  asio::awaitable<expected<asio::ip::tcp::socket>> accept_from(std::size_t output, pid_t group);
+  /// accept() for a process of `process_group`, or of our uid without one. Static: a pending
+  /// accept holds the shared state, never the object.
+  static asio::awaitable<expected<asio::ip::tcp::socket>>
+  accept_from(std::shared_ptr<detail::ingest_state> st, std::chrono::milliseconds timeout,
+              std::size_t output, std::optional<pid_t> process_group);
 
   executor_type ex_;
   /// Shared with the background accepts and the pending accept() calls, so that neither

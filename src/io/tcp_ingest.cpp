@@ -470,27 +470,27 @@ std::string tcp_ingest::url(std::size_t output) const {
 }
 
 asio::awaitable<expected<asio::ip::tcp::socket>> tcp_ingest::accept(std::size_t output) {
-  co_return co_await accept_from(output, 0);
+  return accept_from(state_, timeout_, output, std::nullopt);
 }
 
 asio::awaitable<expected<asio::ip::tcp::socket>> tcp_ingest::accept(std::size_t output,
                                                                     pid_t process_group) {
-  if (process_group <= 0)
-    co_return fail(errc::bad_argument,
-                   "tcp_ingest: no process group " + std::to_string(process_group));
-  co_return co_await accept_from(output, process_group);
+  return accept_from(state_, timeout_, output, process_group);
 }
 
-asio::awaitable<expected<asio::ip::tcp::socket>> tcp_ingest::accept_from(std::size_t output,
-                                                                         pid_t group) {
+asio::awaitable<expected<asio::ip::tcp::socket>>
+tcp_ingest::accept_from(std::shared_ptr<detail::ingest_state> st, std::chrono::milliseconds timeout,
+                        std::size_t output, std::optional<pid_t> process_group) {
   using clock = std::chrono::steady_clock;
-  if (!state_ || output >= state_->outputs.size())
+  // Only the shared state and copies: the tcp_ingest may move (or go) meanwhile.
+  if (process_group && *process_group <= 0)
+    co_return fail(errc::bad_argument,
+                   "tcp_ingest: no process group " + std::to_string(*process_group));
+  const pid_t group = process_group.value_or(0);
+  if (!st || output >= st->outputs.size())
     co_return fail(errc::bad_argument, "tcp_ingest: no output " + std::to_string(output));
-  // Everything this needs after the first suspension is copied: *this may move meanwhile.
-  auto st = state_;
   auto& out = *st->outputs[output];
-  const auto where = url(output);
-  const auto timeout = timeout_;
+  const auto where = "tcp://" + to_string(out.local);
   const auto deadline = clock::now() + timeout;
   const auto whom = group ? " from process group " + std::to_string(group) : std::string();
   // Connections whose peer had closed before it could be checked: one of them may be the

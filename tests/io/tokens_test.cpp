@@ -467,3 +467,45 @@ TEST_CASE("async_tee: callback, use_future from another thread, deferred, a stra
     CHECK(off == 0);
   }
 }
+
+TEST_CASE("async_accept holds the ingest's state: moving the tcp_ingest meanwhile is safe",
+          "[tokens]") {
+  asio::io_context ctx;
+  auto ingest = tcp_ingest::open(ctx.get_executor());
+  REQUIRE(ingest);
+  command c;
+  c.format("lavfi").input("testsrc=size=64x48:rate=25").frames(5).format("rawvideo");
+  c.output(ingest->url(0));
+  auto ff = c.spawn(ctx.get_executor());
+  REQUIRE(ff);
+  std::optional<std::error_code> ec;
+  std::uint64_t got = 0;
+  asio::ip::tcp::socket held(ctx);
+  ingest->async_accept(0, ff->id(), [&](std::error_code e, asio::ip::tcp::socket s) {
+    ec = e;
+    held = std::move(s);
+  });
+  // Moved before the operation has even started on the context, and again after.
+  std::optional<tcp_ingest> moved(std::move(*ingest));
+  ingest = fail(errc::cancelled, "moved away");
+  ctx.run_one_for(100ms);
+  std::optional<tcp_ingest> again(std::move(*moved));
+  moved.reset();
+  const auto limit = std::chrono::steady_clock::now() + 30s;
+  while (!ec && std::chrono::steady_clock::now() < limit)
+    ctx.run_one_for(100ms);
+  REQUIRE(ec);
+  CHECK_FALSE(*ec);
+  if (!*ec) {
+    std::error_code rec;
+    std::string bytes;
+    asio::read(held, asio::dynamic_buffer(bytes), rec);
+    got = bytes.size();
+  }
+  CHECK(got == 5 * 64 * 48 * 3);
+  again.reset();
+  asio::post(ctx, [&] { ff = fail(errc::cancelled, "done"); });
+  ctx.restart();
+  run_limited(ctx);
+  CHECK_FALSE(has_children());
+}
