@@ -125,7 +125,8 @@ struct SIDECAR_API cancel_forwarder {
 /// through), forwarded to a private signal for a composition whose parts would see only terminal
 /// cancellation (awaitable operators, co_spawn): bind the composition to slot(). Each type is
 /// passed on as `as`, or as itself when `as` is none. The forward ends with the object, also
-/// when the frame holding it is destroyed while suspended.
+/// when the frame holding it is destroyed while suspended. Never reset the coroutine's
+/// cancellation state while it forwards (release() first).
 ///
 ///   detail::caller_cancellation cancel(co_await asio::this_coro::cancellation_state);
 ///   co_await asio::co_spawn(ex, (a && b), asio::bind_cancellation_slot(cancel.slot(), tok));
@@ -143,15 +144,19 @@ public:
   }
   caller_cancellation(const caller_cancellation&) = delete;
   caller_cancellation& operator=(const caller_cancellation&) = delete;
-  ~caller_cancellation() {
-    if (caller_.is_connected()) caller_.clear();
-  }
+  ~caller_cancellation() { release(); }
   /// What to bind the composition to.
   asio::cancellation_slot slot() { return signal_->slot(); }
   /// The signal itself, for others that end the composition too (a deadline).
   const std::shared_ptr<asio::cancellation_signal>& signal() const noexcept { return signal_; }
   /// Has the caller cancelled (before or since this object was made)?
   bool cancelled() const noexcept { return *cancelled_; }
+  /// Ends the forward now. Call it before this_coro::reset_cancellation_state(), which
+  /// replaces the state whose slot it holds.
+  void release() noexcept {
+    if (caller_.is_connected()) caller_.clear();
+    caller_ = asio::cancellation_slot();
+  }
 
 private:
   std::shared_ptr<asio::cancellation_signal> signal_ =

@@ -249,7 +249,8 @@ public:
   template <class Executor1> struct rebind_executor {
     using other = basic_child<Executor1>; ///< the rebound type
   };
-  /// Takes over a child (any basic_child converts to one).
+  /// Takes over a child (any basic_child converts to one); `c` must hold one (not a
+  /// moved-from object).
   explicit basic_child(child&& c) : child(std::move(c)), ex_(child::get_executor()) {}
 
   /// The child's executor, as Executor.
@@ -300,5 +301,19 @@ SIDECAR_API asio::awaitable<expected<program_output>> run_to_end(spawn_options o
 /// The same on the calling thread, on a private io_context: for callers outside a coroutine.
 /// It blocks up to limits.timeout.
 SIDECAR_API expected<program_output> run_to_end_sync(spawn_options options, run_limits limits = {});
+
+/// run_to_end through any completion token, on `ex`: void(std::error_code, program_output)
+/// (see <sidecar/async.hpp>); errc::timed_out past limits.timeout; cancelled (any type): the
+/// program's group killed and reaped, operation_aborted.
+template <detail::executor_like Executor, class Token = asio::default_completion_token_t<Executor>>
+auto async_run_to_end(const Executor& ex, spawn_options options, run_limits limits,
+                      Token&& token = asio::default_completion_token_t<Executor>()) {
+  return detail::async_spawned<expected<program_output>>(
+      ex,
+      [options = std::move(options), limits]() mutable {
+        return run_to_end(std::move(options), limits);
+      },
+      std::forward<Token>(token));
+}
 
 } // namespace sidecar

@@ -242,12 +242,20 @@ public:
   template <class Executor1> struct rebind_executor {
     using other = basic_ffmpeg_child<Executor1>; ///< the rebound type
   };
-  /// Takes over an ffmpeg_child (any basic_ffmpeg_child converts to one).
+  /// Takes over an ffmpeg_child (any basic_ffmpeg_child converts to one); `c` must hold one
+  /// (not a moved-from object).
   explicit basic_ffmpeg_child(ffmpeg_child&& c)
       : ffmpeg_child(std::move(c)), ex_(ffmpeg_child::get_executor()) {}
 
   /// The child's executor, as Executor.
   executor_type get_executor() const noexcept { return ex_; }
+  /// ffmpeg_child::async_write, Executor's default token.
+  template <class ConstBufferSequence,
+            class Token = asio::default_completion_token_t<executor_type>>
+  auto async_write(const ConstBufferSequence& buffers,
+                   Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return ffmpeg_child::async_write(buffers, std::forward<Token>(token));
+  }
   /// ffmpeg_child::async_next_event, Executor's default token.
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_next_event(Token&& token = asio::default_completion_token_t<executor_type>()) {

@@ -27,6 +27,8 @@
 
 namespace sidecar {
 
+template <class Executor> class basic_file_stream;
+
 /// A regular file as an Asio stream (AsyncReadStream / AsyncWriteStream), for relay() and
 /// tee() ends: each read or write is done at once (files are always ready) and its handler
 /// runs on its associated executor, else the stream's.
@@ -34,6 +36,11 @@ class SIDECAR_API file_stream {
 public:
   /// The executor handlers run on when they have none of their own.
   using executor_type = asio::any_io_executor;
+  /// The same file_stream with another executor type, whose default completion token its
+  /// operations take (Asio's `as_default_on`): basic_file_stream<Executor1>.
+  template <class Executor1> struct rebind_executor {
+    using other = basic_file_stream<Executor1>; ///< the rebound type
+  };
   /// How open() opens the file.
   enum class mode {
     read,           ///< read only
@@ -132,6 +139,43 @@ private:
 
   executor_type ex_;
   detail::unique_fd fd_;
+};
+
+/// A file_stream whose executor type is Executor (constructible from the file_stream's executor):
+/// its asynchronous operations take Executor's default completion token, as Asio's own I/O objects
+/// do (`asio::use_awaitable.as_default_on(std::move(*x))`). Everything else is the file_stream's.
+template <class Executor> class basic_file_stream : public file_stream {
+public:
+  /// The executor type whose default token the operations take.
+  using executor_type = Executor;
+  /// basic_file_stream<Executor1>.
+  template <class Executor1> struct rebind_executor {
+    using other = basic_file_stream<Executor1>; ///< the rebound type
+  };
+  /// Takes over a file_stream (any basic_file_stream converts to one); `x` must hold one (not a
+  /// moved-from object).
+  explicit basic_file_stream(file_stream&& x)
+      : file_stream(std::move(x)), ex_(file_stream::get_executor()) {}
+
+  /// The file_stream's executor, as Executor.
+  executor_type get_executor() const noexcept { return ex_; }
+  /// file_stream::async_read_some, Executor's default token.
+  template <class MutableBufferSequence,
+            class Token = asio::default_completion_token_t<executor_type>>
+  auto async_read_some(const MutableBufferSequence& buffers,
+                       Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return file_stream::async_read_some(buffers, std::forward<Token>(token));
+  }
+  /// file_stream::async_write_some, Executor's default token.
+  template <class ConstBufferSequence,
+            class Token = asio::default_completion_token_t<executor_type>>
+  auto async_write_some(const ConstBufferSequence& buffers,
+                        Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return file_stream::async_write_some(buffers, std::forward<Token>(token));
+  }
+
+private:
+  Executor ex_;
 };
 
 } // namespace sidecar

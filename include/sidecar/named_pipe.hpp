@@ -23,6 +23,8 @@
 
 namespace sidecar {
 
+template <class Executor> class basic_named_pipe;
+
 /// A FIFO for one of ffmpeg's inputs or outputs, and the program's end of it as an Asio
 /// stream (AsyncReadStream / AsyncWriteStream: relay(), tee(), asio::async_read ...).
 /// Removed, with its private directory, on destruction.
@@ -30,6 +32,11 @@ class SIDECAR_API named_pipe {
 public:
   /// The executor of the stream's operations.
   using executor_type = asio::any_io_executor;
+  /// The same named_pipe with another executor type, whose default completion token its
+  /// operations take (Asio's `as_default_on`): basic_named_pipe<Executor1>.
+  template <class Executor1> struct rebind_executor {
+    using other = basic_named_pipe<Executor1>; ///< the rebound type
+  };
 
   /// A new FIFO `name` in a new private directory under the temp dir; both are removed when
   /// the named_pipe is destroyed.
@@ -132,6 +139,50 @@ private:
   /// The FIFO that was made or checked: an open must find this one at path_.
   dev_t dev_ = 0;
   ino_t ino_ = 0;
+};
+
+/// A named_pipe whose executor type is Executor (constructible from the named_pipe's executor): its
+/// asynchronous operations take Executor's default completion token, as Asio's own I/O
+/// objects do (`asio::use_awaitable.as_default_on(std::move(*x))`). Everything else is the
+/// named_pipe's.
+template <class Executor> class basic_named_pipe : public named_pipe {
+public:
+  /// The executor type whose default token the operations take.
+  using executor_type = Executor;
+  /// basic_named_pipe<Executor1>.
+  template <class Executor1> struct rebind_executor {
+    using other = basic_named_pipe<Executor1>; ///< the rebound type
+  };
+  /// Takes over a named_pipe (any basic_named_pipe converts to one); `x` must hold one (not a
+  /// moved-from object).
+  explicit basic_named_pipe(named_pipe&& x)
+      : named_pipe(std::move(x)), ex_(named_pipe::get_executor()) {}
+
+  /// The named_pipe's executor, as Executor.
+  executor_type get_executor() const noexcept { return ex_; }
+  /// named_pipe::async_open_write, Executor's default token.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_open_write(std::chrono::milliseconds timeout,
+                        Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return named_pipe::async_open_write(timeout, std::forward<Token>(token));
+  }
+  /// named_pipe::async_read_some, Executor's default token.
+  template <class MutableBufferSequence,
+            class Token = asio::default_completion_token_t<executor_type>>
+  auto async_read_some(const MutableBufferSequence& buffers,
+                       Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return named_pipe::async_read_some(buffers, std::forward<Token>(token));
+  }
+  /// named_pipe::async_write_some, Executor's default token.
+  template <class ConstBufferSequence,
+            class Token = asio::default_completion_token_t<executor_type>>
+  auto async_write_some(const ConstBufferSequence& buffers,
+                        Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return named_pipe::async_write_some(buffers, std::forward<Token>(token));
+  }
+
+private:
+  Executor ex_;
 };
 
 } // namespace sidecar

@@ -8,6 +8,7 @@
 
 #include <sidecar/detail/asio_config.hpp>
 
+#include <sidecar/async.hpp>
 #include <sidecar/error.hpp>
 
 #include <asio/awaitable.hpp>
@@ -22,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sidecar {
@@ -65,6 +67,31 @@ asio::awaitable<expected<std::string>> read_all(Source& source,
     if (ec == asio::error::eof) co_return out;
     if (ec) co_return fail(ec, "reading after " + std::to_string(out.size()) + " bytes");
   }
+}
+
+/// count_bytes through any completion token, on the source's executor:
+/// void(std::error_code, std::uint64_t) (see <sidecar/async.hpp>); cancelled (any type):
+/// operation_aborted. The source must outlive the operation.
+template <class Source,
+          class Token = asio::default_completion_token_t<typename Source::executor_type>>
+auto async_count_bytes(
+    Source& source,
+    Token&& token = asio::default_completion_token_t<typename Source::executor_type>()) {
+  return detail::async_spawned<expected<std::uint64_t>>(
+      source.get_executor(), [&source] { return count_bytes(source); }, std::forward<Token>(token));
+}
+
+/// read_all through any completion token, on the source's executor:
+/// void(std::error_code, std::string); past `limit`, errc::bad_argument; cancelled (any type):
+/// operation_aborted. The source must outlive the operation.
+template <class Source,
+          class Token = asio::default_completion_token_t<typename Source::executor_type>>
+auto async_read_all(
+    Source& source, std::size_t limit,
+    Token&& token = asio::default_completion_token_t<typename Source::executor_type>()) {
+  return detail::async_spawned<expected<std::string>>(
+      source.get_executor(), [&source, limit] { return read_all(source, limit); },
+      std::forward<Token>(token));
 }
 
 } // namespace sidecar

@@ -77,12 +77,19 @@ struct SIDECAR_API tcp_ingest_options {
   std::chrono::milliseconds accept_timeout{30000};
 };
 
+template <class Executor> class basic_tcp_ingest;
+
 /// Loopback acceptors for ffmpeg's `tcp://` outputs (see the top of this file): url(k) for
 /// output k, accept(k) for the connection that carries it, only from a peer of ours.
 class SIDECAR_API tcp_ingest {
 public:
   /// The executor of the acceptors and of the sockets handed out.
   using executor_type = asio::any_io_executor;
+  /// The same tcp_ingest with another executor type, whose default completion token its
+  /// operations take (Asio's `as_default_on`): basic_tcp_ingest<Executor1>.
+  template <class Executor1> struct rebind_executor {
+    using other = basic_tcp_ingest<Executor1>; ///< the rebound type
+  };
 
   /// Binds and listens on every output's address, and starts checking connections as they
   /// arrive. A port in use is errc-free: the system's EADDRINUSE, with the address in the
@@ -160,6 +167,42 @@ private:
   unsigned short port_ = 0;
   std::size_t outputs_ = 0;
   std::chrono::milliseconds timeout_;
+};
+
+/// A tcp_ingest whose executor type is Executor (constructible from the tcp_ingest's executor): its
+/// asynchronous operations take Executor's default completion token, as Asio's own I/O
+/// objects do (`asio::use_awaitable.as_default_on(std::move(*x))`). Everything else is the
+/// tcp_ingest's.
+template <class Executor> class basic_tcp_ingest : public tcp_ingest {
+public:
+  /// The executor type whose default token the operations take.
+  using executor_type = Executor;
+  /// basic_tcp_ingest<Executor1>.
+  template <class Executor1> struct rebind_executor {
+    using other = basic_tcp_ingest<Executor1>; ///< the rebound type
+  };
+  /// Takes over a tcp_ingest (any basic_tcp_ingest converts to one); `x` must hold one (not a
+  /// moved-from object).
+  explicit basic_tcp_ingest(tcp_ingest&& x)
+      : tcp_ingest(std::move(x)), ex_(tcp_ingest::get_executor()) {}
+
+  /// The tcp_ingest's executor, as Executor.
+  executor_type get_executor() const noexcept { return ex_; }
+  /// tcp_ingest::async_accept(output), Executor's default token.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  requires(!std::is_integral_v<std::remove_cvref_t<Token>>) auto async_accept(
+      std::size_t output, Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return tcp_ingest::async_accept(output, std::forward<Token>(token));
+  }
+  /// tcp_ingest::async_accept(output, process_group), Executor's default token.
+  template <class Token = asio::default_completion_token_t<executor_type>>
+  auto async_accept(std::size_t output, pid_t process_group,
+                    Token&& token = asio::default_completion_token_t<executor_type>()) {
+    return tcp_ingest::async_accept(output, process_group, std::forward<Token>(token));
+  }
+
+private:
+  Executor ex_;
 };
 
 /// A port that is free on 127.0.0.1 right now (for `tcp://127.0.0.1:PORT?listen`).

@@ -235,7 +235,9 @@ requires(!std::is_same_v<std::remove_cvref_t<Source>, tee_options>)
 /// a failed sink is in the result, not the error; with fail_all (or a failing source) the error
 /// is the first failure's code and the result is empty (the coroutine form's error names the
 /// sink and the bytes). Cancelled (any type): asio::error::operation_aborted, the source closed
-/// as tee_options::close_source says. Source and sinks must outlive the operation.
+/// as tee_options::close_source says. Source and sinks must outlive the operation. The reader
+/// and the writers run as separate coroutines on the source's executor: a strand, or a
+/// context run by one thread (README, "Threads").
 template <class Source, class... Sinks,
           class Token = asio::default_completion_token_t<typename Source::executor_type>>
 auto async_tee(Source& source, std::tuple<Sinks&...> sinks, tee_options options = {},

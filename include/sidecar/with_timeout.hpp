@@ -40,6 +40,11 @@ with_timeout(asio::awaitable<expected<T>> op, std::chrono::steady_clock::duratio
              asio::cancellation_type how = asio::cancellation_type::total) {
   auto ex = co_await asio::this_coro::executor;
   auto fired = std::make_shared<bool>(false);
+  // Cancelled before it began (a handler's slot emitted before the operation started): the
+  // operation is not started at all. The reset below would forget it.
+  asio::cancellation_state before = co_await asio::this_coro::cancellation_state;
+  if (before.cancelled() != asio::cancellation_type::none)
+    co_return fail(asio::error::operation_aborted, "with_timeout: cancelled before it began");
   // The caller's cancellation, every type of it, reaches op too: the op is bound to `signal`,
   // so this coroutine's own slot is free to pass it on.
   co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
@@ -122,8 +127,9 @@ asio::awaitable<typename deferred_result<deferred_awaitable_t<Op>>::type> await_
 /// signature, void(std::error_code, T) (void(std::error_code)): errc::timed_out past the
 /// limit, after the operation has ended as `how` asked (ffmpeg's wait: it quit, its files
 /// finished); the operation's error otherwise. The handler's cancellation reaches the
-/// operation, every type of it, and ends with the operation's result (operation_aborted for
-/// sidecar's and Asio's operations).
+/// operation, every type of it, and ends with the operation's result (ffmpeg_child's wait:
+/// errc::cancelled with the exit status; most others: operation_aborted); emitted before the
+/// operation began, it is not started and the result is operation_aborted.
 ///
 ///   sidecar::async_with_timeout(ex, ff->async_wait(asio::experimental::deferred), 10s,
 ///       [](std::error_code ec, sidecar::exit_status st) { ... });

@@ -71,6 +71,7 @@ asio::awaitable<expected<program_output>> run_to_end(spawn_options o, run_limits
     winner = index;
   }
   const bool cancelled = cancel.cancelled();
+  cancel.release(); // before the reset below, which replaces the state its slot belongs to
   if (winner == 1 || cancelled) {
     // The deadline won or the caller gave up: end the program's group and reap it.
     co_await asio::this_coro::reset_cancellation_state();

@@ -439,7 +439,7 @@ TEST_CASE("async_with_timeout: a deferred wait past its limit, from a callback a
     run_limited(ctx);
     REQUIRE(ec);
     CHECK(*ec == errc::timed_out);
-    CHECK(st.signal == 0); // total: asked to quit, it finished by itself
+    CHECK(st.success()); // total: asked to quit (`q`), it finished by itself with 0
     CHECK(took >= 500ms);
     CHECK(took < 5s);
   }
@@ -475,6 +475,28 @@ TEST_CASE("async_with_timeout: a deferred wait past its limit, from a callback a
     REQUIRE(ec);
     CHECK(*ec == errc::timed_out);
     CHECK_FALSE(st.success());
+    CHECK(st.signal != SIGKILL); // SIGTERM: ffmpeg's handler ends it (255), no SIGKILL needed
+  }
+  SECTION("cancelled before it began: operation_aborted, the operation not started") {
+    asio::io_context ctx;
+    auto ff = endless().spawn(ctx.get_executor());
+    REQUIRE(ff);
+    asio::cancellation_signal signal;
+    std::optional<std::error_code> ec;
+    async_with_timeout(ctx.get_executor(), ff->async_wait(asio::experimental::deferred), 20s,
+                       asio::bind_cancellation_slot(
+                           signal.slot(), [&](std::error_code e, exit_status) { ec = e; }));
+    signal.emit(asio::cancellation_type::total); // the context is not even running yet
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!ec && std::chrono::steady_clock::now() - t0 < 10s)
+      ctx.run_one_for(100ms);
+    REQUIRE(ec);
+    CHECK(*ec == asio::error::operation_aborted);
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    CHECK(ff->process().running());        // not waited on, not stopped: the program's to end
+    ff = fail(errc::cancelled, "dropped"); // the reaper stops it
+    ctx.restart();
+    run_limited(ctx);
   }
   SECTION("the handler's own cancellation reaches the operation, with its type") {
     asio::io_context ctx;
@@ -544,7 +566,7 @@ TEST_CASE("as_default_on: an ffmpeg_child and a child whose operations need no t
     REQUIRE(e);
     auto plain = asio::use_awaitable.as_default_on(std::move(*e));
     auto stopped = co_await plain.async_stop(); // the ladder: `q`, and ffmpeg quits
-    o.stopped = !stopped.was_signaled();
+    o.stopped = stopped.success();              // `q`: it finished by itself with 0
     co_return o;
   }());
   CHECK_FALSE(out.meta);

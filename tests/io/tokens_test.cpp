@@ -6,8 +6,10 @@
 // with no child, FIFO writer or socket left behind. Real ffmpeg/ffprobe, FIFOs and loopback
 // sockets; every run under a time limit.
 #include <sidecar/ffmpeg_child.hpp>
+#include <sidecar/file_stream.hpp>
 #include <sidecar/named_pipe.hpp>
 #include <sidecar/probe.hpp>
+#include <sidecar/read_all.hpp>
 #include <sidecar/relay.hpp>
 #include <sidecar/tcp_ingest.hpp>
 #include <sidecar/tee.hpp>
@@ -28,6 +30,7 @@
 #include <asio/strand.hpp>
 #include <asio/writable_pipe.hpp>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <optional>
@@ -351,6 +354,40 @@ TEST_CASE("each cancellation type ends each io operation with operation_aborted,
     CHECK_FALSE(in.is_open()); // a relay that ends early closes its source
   }
   {
+    INFO("async_read_all and async_count_bytes from a pipe nobody writes");
+    asio::io_context ctx;
+    asio::readable_pipe in(ctx);
+    asio::writable_pipe feed(ctx);
+    asio::connect_pipe(in, feed);
+    auto r = cancel_after_start(ctx, type,
+                                [&](auto token) { async_read_all(in, 1024, std::move(token)); });
+    REQUIRE(r.ec);
+    CHECK(*r.ec == asio::error::operation_aborted);
+    CHECK(r.took < 5s);
+    ctx.restart(); // the first run left it stopped
+    auto c =
+        cancel_after_start(ctx, type, [&](auto token) { async_count_bytes(in, std::move(token)); });
+    REQUIRE(c.ec);
+    CHECK(*c.ec == asio::error::operation_aborted);
+    CHECK(c.took < 5s);
+  }
+  {
+    INFO("async_run_to_end of an ffprobe blocked opening a FIFO nobody writes");
+    asio::io_context ctx;
+    auto fifo = named_pipe::create(ctx.get_executor());
+    REQUIRE(fifo);
+    auto r = cancel_after_start(ctx, type, [&](auto token) {
+      async_run_to_end(
+          ctx.get_executor(),
+          spawn_options::to_read("ffprobe", strings("-v", "error", fifo->path().string())),
+          run_limits{}, std::move(token));
+    });
+    REQUIRE(r.ec);
+    CHECK(*r.ec == asio::error::operation_aborted);
+    CHECK(r.took < 5s);
+    CHECK_FALSE(has_children());
+  }
+  {
     INFO("async_tee from a pipe nobody writes");
     asio::io_context ctx;
     asio::readable_pipe in(ctx), rd1(ctx), rd2(ctx);
@@ -376,13 +413,13 @@ struct tee_pipes {
   asio::readable_pipe in;
   std::vector<asio::readable_pipe> rd;
   std::vector<asio::writable_pipe> out;
-  tee_pipes(asio::io_context& ctx, const std::string& text, std::size_t n) : in(ctx) {
-    asio::writable_pipe feed(ctx);
+  tee_pipes(const asio::any_io_executor& ex, const std::string& text, std::size_t n) : in(ex) {
+    asio::writable_pipe feed(ex);
     asio::connect_pipe(in, feed);
     asio::write(feed, asio::buffer(text));
     for (std::size_t i = 0; i < n; ++i) {
-      rd.emplace_back(ctx);
-      out.emplace_back(ctx);
+      rd.emplace_back(ex);
+      out.emplace_back(ex);
       asio::connect_pipe(rd.back(), out.back());
     }
   }
@@ -401,7 +438,7 @@ TEST_CASE("async_tee: callback, use_future from another thread, deferred, a stra
   const std::string text = "one stream, two sinks";
   SECTION("a plain callback: (error_code, tee_result), each sink got every byte") {
     asio::io_context ctx;
-    tee_pipes p(ctx, text, 2);
+    tee_pipes p(ctx.get_executor(), text, 2);
     std::optional<std::error_code> ec;
     tee_result result;
     async_tee(p.in, std::tie(p.out[0], p.out[1]), tee_options{},
@@ -420,7 +457,7 @@ TEST_CASE("async_tee: callback, use_future from another thread, deferred, a stra
   }
   SECTION("use_future from another thread") {
     asio::io_context ctx;
-    tee_pipes p(ctx, text, 1);
+    tee_pipes p(ctx.get_executor(), text, 1);
     auto work = asio::make_work_guard(ctx);
     std::thread runner([&] { ctx.run_for(30s); });
     auto f = async_tee(p.in, std::tie(p.out[0]), tee_options{}, asio::use_future);
@@ -433,7 +470,7 @@ TEST_CASE("async_tee: callback, use_future from another thread, deferred, a stra
   }
   SECTION("deferred and as_tuple in a coroutine; fail_all's error is the code") {
     asio::io_context ctx;
-    tee_pipes p(ctx, text, 2);
+    tee_pipes p(ctx.get_executor(), text, 2);
     p.rd[1].close(); // the second sink's reader is gone: EPIPE
     std::error_code ec;
     asio::co_spawn(
@@ -453,7 +490,8 @@ TEST_CASE("async_tee: callback, use_future from another thread, deferred, a stra
   }
   SECTION("a handler bound to a strand runs on it") {
     asio::io_context ctx;
-    tee_pipes p(ctx, text, 2);
+    // The tee's parts on one strand (the one-strand-per-object rule), the handler on another.
+    tee_pipes p(asio::make_strand(ctx), text, 2);
     auto strand = asio::make_strand(ctx);
     std::atomic<int> on{0}, off{0};
     async_tee(p.in, std::tie(p.out[0], p.out[1]), tee_options{},
@@ -507,5 +545,130 @@ TEST_CASE("async_accept holds the ingest's state: moving the tcp_ingest meanwhil
   asio::post(ctx, [&] { ff = fail(errc::cancelled, "done"); });
   ctx.restart();
   run_limited(ctx);
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("async_read_all, async_count_bytes and async_run_to_end through tokens", "[tokens]") {
+  const std::string text = "the whole stream";
+  SECTION("callbacks: the bytes, and past the limit errc::bad_argument") {
+    asio::io_context ctx;
+    tee_pipes p(ctx.get_executor(), text, 0);
+    std::optional<std::error_code> ec;
+    std::string got;
+    auto strand = asio::make_strand(ctx);
+    bool on_strand = false;
+    async_read_all(p.in, 1024, asio::bind_executor(strand, [&](std::error_code e, std::string s) {
+                     on_strand = strand.running_in_this_thread();
+                     ec = e;
+                     got = std::move(s);
+                   }));
+    run_limited(ctx);
+    REQUIRE(ec);
+    CHECK_FALSE(*ec);
+    CHECK(got == text);
+    CHECK(on_strand); // a handler bound to a strand runs on it
+    tee_pipes q(ctx.get_executor(), text, 0);
+    ec.reset();
+    async_read_all(q.in, 4, [&](std::error_code e, std::string) { ec = e; });
+    ctx.restart();
+    run_limited(ctx);
+    REQUIRE(ec);
+    CHECK(*ec == errc::bad_argument);
+  }
+  SECTION("use_future from another thread: async_count_bytes and async_run_to_end") {
+    asio::io_context ctx;
+    tee_pipes p(ctx.get_executor(), text, 0);
+    auto work = asio::make_work_guard(ctx);
+    std::thread runner([&] { ctx.run_for(30s); });
+    auto n = async_count_bytes(p.in, asio::use_future);
+    auto version =
+        async_run_to_end(ctx.get_executor(), spawn_options::to_read("ffmpeg", strings("-version")),
+                         run_limits{}, asio::use_future);
+    const bool ready = n.wait_for(20s) == std::future_status::ready &&
+                       version.wait_for(20s) == std::future_status::ready;
+    work.reset();
+    runner.join();
+    REQUIRE(ready);
+    CHECK(n.get() == text.size());
+    auto out = version.get();
+    CHECK(out.status.success());
+    CHECK(out.out.find("ffmpeg version") != std::string::npos);
+    CHECK_FALSE(has_children());
+  }
+}
+
+static_assert(std::is_same_v<named_pipe::rebind_executor<asio::io_context::executor_type>::other,
+                             basic_named_pipe<asio::io_context::executor_type>>);
+static_assert(std::is_same_v<file_stream::rebind_executor<asio::io_context::executor_type>::other,
+                             basic_file_stream<asio::io_context::executor_type>>);
+static_assert(std::is_same_v<tcp_ingest::rebind_executor<asio::io_context::executor_type>::other,
+                             basic_tcp_ingest<asio::io_context::executor_type>>);
+
+TEST_CASE("as_default_on: a tcp_ingest, a named_pipe and a file_stream need no token", "[tokens]") {
+  temp_dir dir;
+  struct outcome {
+    std::error_code accept, open, wrote, read, file;
+    std::size_t accepted_bytes = 0;
+    std::string through_fifo, through_file;
+  };
+  auto out = run([&]() -> asio::awaitable<outcome> {
+    outcome o;
+    auto ex = co_await asio::this_coro::executor;
+    constexpr auto tuples = asio::experimental::as_tuple(asio::use_awaitable);
+    // tcp_ingest: (ec, socket) by default
+    auto opened = tcp_ingest::open(ex);
+    REQUIRE(opened);
+    auto ingest = tuples.as_default_on(std::move(*opened));
+    command c;
+    c.format("lavfi").input("testsrc=size=64x48:rate=25").frames(2).format("rawvideo");
+    c.output(ingest.url(0));
+    auto ff = c.spawn(ex);
+    REQUIRE(ff);
+    auto [aec, sock] = co_await ingest.async_accept(0, ff->id());
+    o.accept = aec;
+    auto all = co_await read_all(sock);
+    if (all) o.accepted_bytes = all->size();
+    (void)co_await ff->wait();
+    // named_pipe: a writer and a reader of one FIFO
+    auto made = named_pipe::create(ex);
+    REQUIRE(made);
+    auto reader = tuples.as_default_on(std::move(*made));
+    REQUIRE(reader.open_read());
+    auto other = named_pipe::create_at(ex, reader.path());
+    REQUIRE(other);
+    auto writer = tuples.as_default_on(std::move(*other));
+    auto [oec] = co_await writer.async_open_write(5s);
+    o.open = oec;
+    const std::string text = "through the fifo";
+    auto [wec, wn] = co_await writer.async_write_some(asio::buffer(text));
+    o.wrote = wec;
+    (void)wn;
+    std::array<char, 64> buf{};
+    auto [rec, rn] = co_await reader.async_read_some(asio::buffer(buf));
+    o.read = rec;
+    o.through_fifo.assign(buf.data(), rn);
+    // file_stream: written, then read back
+    auto path = dir / "bytes";
+    auto fw = file_stream::open(ex, path, file_stream::mode::write_truncate);
+    REQUIRE(fw);
+    auto fs = asio::use_awaitable.as_default_on(std::move(*fw));
+    co_await fs.async_write_some(asio::buffer(text)); // throws on error: use_awaitable
+    fs.close();
+    auto fr = file_stream::open(ex, path);
+    REQUIRE(fr);
+    auto fsr = tuples.as_default_on(std::move(*fr));
+    auto [fec, fn] = co_await fsr.async_read_some(asio::buffer(buf));
+    o.file = fec;
+    o.through_file.assign(buf.data(), fn);
+    co_return o;
+  }());
+  CHECK_FALSE(out.accept);
+  CHECK(out.accepted_bytes == 2 * 64 * 48 * 3);
+  CHECK_FALSE(out.open);
+  CHECK_FALSE(out.wrote);
+  CHECK_FALSE(out.read);
+  CHECK(out.through_fifo == "through the fifo");
+  CHECK_FALSE(out.file);
+  CHECK(out.through_file == "through the fifo");
   CHECK_FALSE(has_children());
 }
