@@ -92,6 +92,25 @@ template <class T> struct completion_traits<std::optional<T>> {
   }
 };
 
+/// A value and whether a cancellation cut the operation short: then operation_aborted (the value,
+/// what the operation had so far, is dropped), else as R completes.
+template <class R> struct or_aborted {
+  R value;
+  bool aborted = false;
+};
+template <class R> struct completion_traits<or_aborted<R>> {
+  using value_type = typename completion_traits<R>::value_type;
+  template <class Handler, class Executor>
+  static void complete(Handler& h, or_aborted<R>& r, const Executor& ex) {
+    if (!r.aborted) return completion_traits<R>::complete(h, r.value, ex);
+    if constexpr (std::is_void_v<value_type>)
+      std::move(h)(std::error_code(asio::error::operation_aborted));
+    else
+      std::move(h)(std::error_code(asio::error::operation_aborted),
+                   failed_value<value_type>::make(ex, nullptr));
+  }
+};
+
 /// The error an exception from the operation stands for: a system_error's code (cancellation
 /// is operation_aborted); anything else is not an outcome of the operation and is rethrown
 /// from the handler's executor, as an exception from a handler is in Asio.

@@ -107,7 +107,7 @@ struct SIDECAR_API spawn_options {
 };
 
 namespace detail {
-SIDECAR_API asio::awaitable<void> wait_reaped(asio::any_io_executor ex);
+SIDECAR_API asio::awaitable<expected<void>> wait_reaped(asio::any_io_executor ex);
 
 /// A failed wait or stop still says how the child ended, when it did.
 template <> struct failed_value<exit_status> {
@@ -129,12 +129,7 @@ auto async_wait_reaped(
     const asio::any_io_executor& ex,
     CompletionToken&& token = asio::default_completion_token_t<asio::any_io_executor>()) {
   return detail::async_spawned<expected<void>>(
-      ex,
-      [ex]() -> asio::awaitable<expected<void>> {
-        co_await detail::wait_reaped(ex);
-        co_return expected<void>{};
-      },
-      std::forward<CompletionToken>(token));
+      ex, [ex] { return detail::wait_reaped(ex); }, std::forward<CompletionToken>(token));
 }
 
 template <class Executor> class basic_child;

@@ -29,14 +29,25 @@ class stream_state;
 /// The operations, on the shared state (never on the ffmpeg_child, which may move meanwhile).
 using stream_ref = std::shared_ptr<stream_state>;
 namespace ops {
-SIDECAR_API asio::awaitable<std::optional<event>> next_event(stream_ref s);
-SIDECAR_API asio::awaitable<std::optional<frame>> next_frame(stream_ref s);
-SIDECAR_API asio::awaitable<std::optional<chunk>> next_chunk(stream_ref s);
-SIDECAR_API asio::awaitable<std::optional<progress>> next_progress(stream_ref s);
-SIDECAR_API asio::awaitable<sidecar::metadata> metadata(stream_ref s);
-SIDECAR_API asio::awaitable<std::vector<log_line>> errors(stream_ref s);
-SIDECAR_API asio::awaitable<std::vector<std::string>> stderr_lines(stream_ref s);
+// `aborted`, when given, learns that a cancellation cut the call short (the async_ forms);
+// the short forms pass none.
+SIDECAR_API asio::awaitable<std::optional<event>> next_event(stream_ref s, bool* aborted);
+SIDECAR_API asio::awaitable<std::optional<frame>> next_frame(stream_ref s, bool* aborted);
+SIDECAR_API asio::awaitable<std::optional<chunk>> next_chunk(stream_ref s, bool* aborted);
+SIDECAR_API asio::awaitable<std::optional<progress>> next_progress(stream_ref s, bool* aborted);
+SIDECAR_API asio::awaitable<sidecar::metadata> metadata(stream_ref s, bool* aborted);
+SIDECAR_API asio::awaitable<std::vector<log_line>> errors(stream_ref s, bool* aborted);
+SIDECAR_API asio::awaitable<std::vector<std::string>> stderr_lines(stream_ref s, bool* aborted);
 SIDECAR_API asio::awaitable<expected<exit_status>> wait(stream_ref s);
+
+/// An operation's value and whether a cancellation cut it short (for the async_ forms).
+template <class R>
+asio::awaitable<or_aborted<R>> run_or_aborted(asio::awaitable<R> (*op)(stream_ref, bool*),
+                                              stream_ref s) {
+  bool aborted = false;
+  R value = co_await op(std::move(s), &aborted);
+  co_return or_aborted<R>{std::move(value), aborted};
+}
 } // namespace ops
 } // namespace detail
 
@@ -86,10 +97,15 @@ public:
   /// is read from stdout faster than this is called. Not for concurrent callers. While 1,024
   /// events wait unread, further events from stderr are dropped (frames, chunks and error
   /// events never are); metadata() keeps what they said, up to 1,024 entries per kind.
-  /// Cancelling it (`next_event() || timer`, a cancellation slot) ends the child the way
-  /// cancelling wait() does — total: `q`, partial: SIGTERM, terminal: SIGKILL, escalating
-  /// along the ladder — and throws operation_aborted; a later wait() drains, reaps and
-  /// returns errc::cancelled. The same holds for every call below that awaits events.
+  /// Cancelling it (`next_event() || timer`, a cancellation slot, with_timeout) cuts the call
+  /// short — it returns nullopt, never throws — and ends the child the way cancelling wait()
+  /// does — total: `q`, partial: SIGTERM, terminal: SIGKILL, escalating along the ladder;
+  /// cancelled() is then true, and a later wait() drains, reaps and returns errc::cancelled
+  /// with the exit status. The same holds for every call below that awaits events: cut short,
+  /// metadata() gives what is known so far, errors()/stderr_lines() the lines so far. (In a
+  /// coroutine that was itself cancelled, Asio throws operation_aborted at its next co_await
+  /// unless it asked `co_await asio::this_coro::throw_if_cancelled(false)`: Asio's rule, not
+  /// sidecar's.)
   asio::awaitable<std::optional<event>> next_event();
   /// Convenience: the next frame, skipping (and discarding) other events.
   asio::awaitable<std::optional<frame>> next_frame();
@@ -123,10 +139,10 @@ public:
   /// void(std::error_code, T) on the handler's associated executor:
   /// async_next_event/_frame/_chunk/_progress give asio::error::eof once the stream has ended
   /// (where the short forms give nullopt) and asio::error::operation_aborted when cancelled (where
-  /// they throw it); the cancellation types stop the child as above. async_wait gives the exit
-  /// status also when it fails (errc::process_failed, errc::cancelled: error_lines() has
-  /// ffmpeg's reason). As with Asio's own objects, the default token is the executor's
-  /// (none for any_io_executor: pass one).
+  /// the short forms return what they have); the cancellation types stop the child as above.
+  /// async_wait gives the exit status also when it fails (errc::process_failed, errc::cancelled:
+  /// error_lines() has ffmpeg's reason). As with Asio's own objects, the default token is the
+  /// executor's (none for any_io_executor: pass one).
   template <class Token = asio::default_completion_token_t<executor_type>>
   auto async_next_event(Token&& token = asio::default_completion_token_t<executor_type>()) {
     return spawned<std::optional<event>>(&detail::ops::next_event, std::forward<Token>(token));
@@ -206,6 +222,10 @@ public:
   /// SIGKILL to the process group: it stops now, its files as they are.
   std::error_code kill() { return process_.kill(); }
 
+  /// Whether a call on the event stream was cancelled: the child is being stopped as that
+  /// cancellation asked, and what the call returned (nullopt, metadata or lines so far) was cut
+  /// short, not the end. wait() says how the child ended (errc::cancelled).
+  bool cancelled() const noexcept;
   /// The lines that explain a failure: error-level lines seen last, else the last few lines.
   std::vector<std::string> error_lines() const;
   /// The total the percent of progress events is measured against, once known: per input,
@@ -220,6 +240,12 @@ private:
   auto spawned(asio::awaitable<R> (*op)(detail::stream_ref), Token&& token) {
     return detail::async_spawned<R>(
         get_executor(), [op, s = state_] { return op(s); }, std::forward<Token>(token));
+  }
+  template <class R, class Token>
+  auto spawned(asio::awaitable<R> (*op)(detail::stream_ref, bool*), Token&& token) {
+    return detail::async_spawned<detail::or_aborted<R>>(
+        get_executor(), [op, s = state_] { return detail::ops::run_or_aborted<R>(op, s); },
+        std::forward<Token>(token));
   }
 
   child process_;

@@ -1,5 +1,6 @@
 // with_timeout(op, limit): Asio 1.22 has no cancel_after. Runs an awaitable that returns
-// expected<T>; past the limit it is cancelled, and a cancelled result becomes errc::timed_out.
+// expected<T>; past the limit it is cancelled, and its result, once it has ended, becomes
+// errc::timed_out (with the exit status when op's error carried one).
 // Cancelling the caller cancels op as well, with the caller's cancellation type (its result,
 // or its operation_aborted, is then the caller's).
 //
@@ -67,10 +68,12 @@ with_timeout(asio::awaitable<expected<T>> op, std::chrono::steady_clock::duratio
   }
   timer.cancel();
   if (failure) std::rethrow_exception(failure);
-  if (!*fired || r) co_return r;
+  if (!*fired) co_return r;
+  // Past the limit the result is timed_out, whatever op made of its cancellation: a value then
+  // is what a cut-short op had (a loop over next_event() ends with nullopt), not a finished one.
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(limit).count();
   std::string what = "did not finish within " + std::to_string(ms) + " ms";
-  if (r.error().status())
+  if (!r && r.error().status())
     co_return tl::unexpected(error::stopped(errc::timed_out, what + "; " + r.error().context(),
                                             *r.error().status(), r.error().lines()));
   co_return fail(errc::timed_out, what);

@@ -141,49 +141,68 @@ std::optional<std::chrono::microseconds> ffmpeg_child::total_duration() const {
   return state_->estimator.total(state_->meta.get());
 }
 
+bool ffmpeg_child::cancelled() const noexcept {
+  return state_->cancelled_call;
+}
+
 std::vector<std::string> ffmpeg_child::error_lines() const {
   return state_->record.lines();
 }
 
 namespace {
 
-// The next queued event with its stderr line; nullopt at the end, once the child is reaped.
-// Cancellation throws operation_aborted and leaves the child alone: callers decide.
+// A call that a cancellation cut short: the child is stopped the way the cancellation type asks
+// (total: `q`, partial: SIGTERM, terminal: SIGKILL), the stream remembers it (cancelled()), and
+// an async_ form learns it through `aborted` (the short forms pass none: they give what they
+// have, never an exception).
+void cut_short(detail::stream_state& s, asio::cancellation_type type, const char* what,
+               bool* aborted) {
+  s.begin_stop(stop_step_for(type), what);
+  s.cancelled_call = true;
+  if (aborted) *aborted = true;
+}
+
+// The next queued event with its stderr line; nullopt at the end, once the child is reaped, or
+// when cancelled — then *cancelled says how, and the child is left alone: callers decide.
 asio::awaitable<std::optional<detail::queued_event>>
-pull(std::shared_ptr<detail::stream_state> keep) {
+pull(std::shared_ptr<detail::stream_state> keep, asio::cancellation_type* cancelled) {
   auto& s = *keep;
   for (;;) {
     if (auto q = s.queue.pop()) co_return q;
     if (s.ended) co_return std::nullopt;
     if (s.outputs_done()) {
       auto [ec, st] = co_await s.async_wait_exit(use_tuple);
-      auto cs = co_await asio::this_coro::cancellation_state;
-      if (ec == asio::error::operation_aborted && cs.cancelled() != asio::cancellation_type::none)
-        throw std::system_error(ec); // cancelled while reaping: not the end yet
+      asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+      if (ec == asio::error::operation_aborted && cs.cancelled() != asio::cancellation_type::none) {
+        *cancelled = cs.cancelled(); // cancelled while reaping: not the end yet
+        co_return std::nullopt;
+      }
       co_return s.settle(ec, st);
     }
     s.out.start_read(keep);
     if (!s.queue.empty() || s.queue.wake.take()) continue; // news since the last look
     auto [ec] = co_await s.queue.wake.async_wait(use_tuple);
     (void)ec;
-    auto cs = co_await asio::this_coro::cancellation_state;
-    if (cs.cancelled() != asio::cancellation_type::none)
-      throw std::system_error(asio::error::operation_aborted);
+    asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+    if (cs.cancelled() != asio::cancellation_type::none) {
+      *cancelled = cs.cancelled();
+      co_return std::nullopt;
+    }
   }
 }
 
 // next_event(), next_frame(), next_progress(): the next event that `pick` keeps, as ONE
 // coroutine frame (no nested awaitables), so that Asio's per-thread recycling of frames serves
-// every call and a frame loop allocates nothing in steady state. A cancellation starts the
-// stop ladder its type asks for, as a cancelled wait() does, and rethrows.
+// every call and a frame loop allocates nothing in steady state. A cancellation cuts the call
+// short: nullopt, the child stopped as its type asks.
 template <class T, std::optional<T> (*pick)(event&&)>
 asio::awaitable<std::optional<T>> pull_one(std::shared_ptr<detail::stream_state> keep,
-                                           const char* what) {
+                                           const char* what, bool* aborted) {
   auto& s = *keep;
   SIDECAR_LET_ALL_CANCELLATION_THROUGH(prior);
   if (prior != asio::cancellation_type::none) {
-    s.begin_stop(stop_step_for(prior), what);
-    throw std::system_error(asio::error::operation_aborted);
+    cut_short(s, prior, what, aborted);
+    co_return std::nullopt;
   }
   for (;;) {
     if (auto q = s.queue.pop()) {
@@ -211,8 +230,8 @@ asio::awaitable<std::optional<T>> pull_one(std::shared_ptr<detail::stream_state>
       cancelled = cs.cancelled();
     }
     if (cancelled != asio::cancellation_type::none) {
-      s.begin_stop(stop_step_for(cancelled), what);
-      throw std::system_error(asio::error::operation_aborted);
+      cut_short(s, cancelled, what, aborted);
+      co_return std::nullopt;
     }
   }
 }
@@ -233,32 +252,32 @@ std::optional<progress> pick_progress(event&& e) {
   return std::nullopt;
 }
 
-// Runs op; when it is cancelled, starts the stop ladder the cancellation type asks for (as a
-// cancelled wait() does) and rethrows. Lets every cancellation type through, to tell them apart.
-template <class T>
-asio::awaitable<T> stopping_when_cancelled(std::shared_ptr<detail::stream_state> s,
-                                           asio::awaitable<T> op, const char* what) {
-  std::optional<T> r;
-  SIDECAR_LET_ALL_CANCELLATION_THROUGH(prior);
-  bool aborted = prior != asio::cancellation_type::none;
-  try {
-    if (!aborted) r.emplace(co_await std::move(op));
-  } catch (const std::system_error& x) {
-    if (x.code() != asio::error::operation_aborted) throw;
-    aborted = true; // no co_await inside a handler
-  }
-  if (aborted) {
-    auto cs = co_await asio::this_coro::cancellation_state;
-    auto type = prior | cs.cancelled();
-    if (type != asio::cancellation_type::none) s->begin_stop(stop_step_for(type), what);
-    throw std::system_error(asio::error::operation_aborted);
-  }
-  co_return std::move(*r);
+} // namespace
+
+namespace detail::ops {
+
+asio::awaitable<std::optional<event>> next_event(stream_ref s, bool* aborted) {
+  return pull_one<event, pick_any>(std::move(s), "next_event cancelled", aborted);
 }
 
-asio::awaitable<metadata> metadata_of(std::shared_ptr<detail::stream_state> keep) {
+asio::awaitable<std::optional<frame>> next_frame(stream_ref s, bool* aborted) {
+  return pull_one<frame, pick_frame>(std::move(s), "next_frame cancelled", aborted);
+}
+
+asio::awaitable<std::optional<chunk>> next_chunk(stream_ref s, bool* aborted) {
+  return pull_one<chunk, pick_chunk>(std::move(s), "next_chunk cancelled", aborted);
+}
+
+asio::awaitable<std::optional<progress>> next_progress(stream_ref s, bool* aborted) {
+  return pull_one<progress, pick_progress>(std::move(s), "next_progress cancelled", aborted);
+}
+
+// What is known when it is settled, or when cancelled (then cut short: what is known so far).
+asio::awaitable<sidecar::metadata> metadata(stream_ref keep, bool* aborted) {
   auto& s = *keep;
-  while (!s.meta.settled()) {
+  SIDECAR_LET_ALL_CANCELLATION_THROUGH(prior);
+  asio::cancellation_type cancelled = prior;
+  while (cancelled == asio::cancellation_type::none && !s.meta.settled()) {
     // The first stdout bytes settle it: ffmpeg has described its outputs by then. They are
     // staged, not lost.
     if (s.out.undecided()) s.out.start_read(keep);
@@ -266,58 +285,20 @@ asio::awaitable<metadata> metadata_of(std::shared_ptr<detail::stream_state> keep
     if (s.queue.wake.take()) continue; // news since the last look
     auto [ec] = co_await s.queue.wake.async_wait(use_tuple);
     (void)ec;
-    auto cs = co_await asio::this_coro::cancellation_state;
-    if (cs.cancelled() != asio::cancellation_type::none)
-      throw std::system_error(asio::error::operation_aborted);
+    asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+    cancelled = cs.cancelled();
   }
+  if (cancelled != asio::cancellation_type::none)
+    cut_short(s, cancelled, "metadata cancelled", aborted);
   co_return s.meta.get();
 }
 
-asio::awaitable<std::vector<std::string>> stderr_lines_of(std::shared_ptr<detail::stream_state> s) {
-  std::vector<std::string> out;
-  for (;;) {
-    auto q = co_await pull(s);
-    if (!q) break;
-    if (!q->starts_line) continue;
-    if (!q->line.empty()) {
-      out.push_back(std::move(q->line));
-    } else if (auto* l = std::get_if<log_line>(&q->e)) { // past the text budget
-      out.push_back(l->component.empty() ? std::move(l->text)
-                                         : "[" + l->component + "] " + l->text);
-    }
-  }
-  co_return out;
-}
-
-} // namespace
-
-namespace detail::ops {
-
-asio::awaitable<std::optional<event>> next_event(stream_ref s) {
-  return pull_one<event, pick_any>(std::move(s), "next_event cancelled");
-}
-
-asio::awaitable<std::optional<frame>> next_frame(stream_ref s) {
-  return pull_one<frame, pick_frame>(std::move(s), "next_frame cancelled");
-}
-
-asio::awaitable<std::optional<chunk>> next_chunk(stream_ref s) {
-  return pull_one<chunk, pick_chunk>(std::move(s), "next_chunk cancelled");
-}
-
-asio::awaitable<std::optional<progress>> next_progress(stream_ref s) {
-  return pull_one<progress, pick_progress>(std::move(s), "next_progress cancelled");
-}
-
-asio::awaitable<sidecar::metadata> metadata(stream_ref s) {
-  auto op = metadata_of(s);
-  return stopping_when_cancelled(std::move(s), std::move(op), "metadata cancelled");
-}
-
-asio::awaitable<std::vector<log_line>> errors(stream_ref s) {
+// A coroutine of its own on the shared state (not a loop over ffmpeg_child::next_event()): the
+// ffmpeg_child may move while it runs. Cancelled: the lines so far.
+asio::awaitable<std::vector<log_line>> errors(stream_ref s, bool* aborted) {
   std::vector<log_line> out;
   for (;;) {
-    auto e = co_await pull_one<event, pick_any>(s, "errors cancelled");
+    auto e = co_await pull_one<event, pick_any>(s, "errors cancelled", aborted);
     if (!e) break;
     if (auto* l = std::get_if<log_line>(&*e))
       if (l->level == log_level::error || l->level == log_level::fatal ||
@@ -327,41 +308,54 @@ asio::awaitable<std::vector<log_line>> errors(stream_ref s) {
   co_return out;
 }
 
-asio::awaitable<std::vector<std::string>> stderr_lines(stream_ref s) {
-  auto op = stderr_lines_of(s);
-  return stopping_when_cancelled(std::move(s), std::move(op), "stderr_lines cancelled");
+asio::awaitable<std::vector<std::string>> stderr_lines(stream_ref s, bool* aborted) {
+  std::vector<std::string> out;
+  SIDECAR_LET_ALL_CANCELLATION_THROUGH(prior);
+  asio::cancellation_type cancelled = prior;
+  while (cancelled == asio::cancellation_type::none) {
+    auto q = co_await pull(s, &cancelled);
+    if (!q) break;
+    if (!q->starts_line) continue;
+    if (!q->line.empty()) {
+      out.push_back(std::move(q->line));
+    } else if (auto* l = std::get_if<log_line>(&q->e)) { // past the text budget
+      out.push_back(l->component.empty() ? std::move(l->text)
+                                         : "[" + l->component + "] " + l->text);
+    }
+  }
+  if (cancelled != asio::cancellation_type::none)
+    cut_short(*s, cancelled, "stderr_lines cancelled", aborted);
+  co_return out;
 }
 
 } // namespace detail::ops
 
 asio::awaitable<std::optional<event>> ffmpeg_child::next_event() {
-  return detail::ops::next_event(state_);
+  return detail::ops::next_event(state_, nullptr);
 }
 
 asio::awaitable<std::optional<frame>> ffmpeg_child::next_frame() {
-  return detail::ops::next_frame(state_);
+  return detail::ops::next_frame(state_, nullptr);
 }
 
 asio::awaitable<std::optional<chunk>> ffmpeg_child::next_chunk() {
-  return detail::ops::next_chunk(state_);
+  return detail::ops::next_chunk(state_, nullptr);
 }
 
 asio::awaitable<std::optional<progress>> ffmpeg_child::next_progress() {
-  return detail::ops::next_progress(state_);
+  return detail::ops::next_progress(state_, nullptr);
 }
 
 asio::awaitable<metadata> ffmpeg_child::metadata() {
-  return detail::ops::metadata(state_);
+  return detail::ops::metadata(state_, nullptr);
 }
 
-// A coroutine of its own on the shared state (not a loop over this->next_event()): the
-// ffmpeg_child may move while it runs.
 asio::awaitable<std::vector<log_line>> ffmpeg_child::errors() {
-  return detail::ops::errors(state_);
+  return detail::ops::errors(state_, nullptr);
 }
 
 asio::awaitable<std::vector<std::string>> ffmpeg_child::stderr_lines() {
-  return detail::ops::stderr_lines(state_);
+  return detail::ops::stderr_lines(state_, nullptr);
 }
 
 namespace {
@@ -372,15 +366,9 @@ drain_events(std::shared_ptr<detail::stream_state> s) {
   for (;;) {
     // Not `while (co_await pull()) {}`: g++ 12 miscompiles a co_await condition with an
     // empty loop body (the frame is resumed uninitialised).
-    std::optional<detail::queued_event> e;
-    bool aborted = false;
-    try {
-      e = co_await pull(s);
-    } catch (const std::system_error& x) {
-      if (x.code() != asio::error::operation_aborted) throw;
-      aborted = true; // no co_await inside a handler
-    }
-    if (aborted) co_return (co_await asio::this_coro::cancellation_state).cancelled();
+    asio::cancellation_type cancelled = asio::cancellation_type::none;
+    auto e = co_await pull(s, &cancelled);
+    if (cancelled != asio::cancellation_type::none) co_return cancelled;
     if (!e) co_return std::nullopt;
   }
 }
@@ -402,8 +390,9 @@ asio::awaitable<expected<exit_status>> wait_for(std::shared_ptr<detail::stream_s
     co_await asio::this_coro::reset_cancellation_state();
     int step = stop_step_for(*cancelled);
     s.begin_stop(step, "wait cancelled");
-    for (;;) {
-      auto e = co_await pull(keep);
+    for (;;) { // a terminal cancellation now ends the drain: the reaper reaps, or a later wait()
+      asio::cancellation_type again = asio::cancellation_type::none;
+      auto e = co_await pull(keep, &again);
       if (!e) break;
     }
     co_return s.stopped_result(std::max(step, s.process->stop_step.value_or(step)),

@@ -56,7 +56,8 @@ public:
   // Why a cancelled call (wait, next_event, metadata, ...) stopped the child; the step the
   // ladder reached is the child's (process->stop_step).
   std::optional<std::string> stop_reason;
-  bool ended = false; // reaped, and the result recorded
+  bool cancelled_call = false; // a call on the stream was cut short by a cancellation
+  bool ended = false;          // reaped, and the result recorded
   std::optional<expected<exit_status>> result;
 
   // Every output ended: only the exit is left to wait for.

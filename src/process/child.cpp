@@ -384,18 +384,18 @@ std::error_code child_state::try_ensure_sigchld() noexcept {
   }
 }
 
-asio::awaitable<void> wait_reaped(asio::any_io_executor ex) {
+asio::awaitable<expected<void>> wait_reaped(asio::any_io_executor ex) {
   auto& reaper = reaper_for(ex);
   for (;;) {
     auto w = std::make_shared<wakeup>(ex);
-    if (!reaper.add_waiter(w)) co_return;
+    if (!reaper.add_waiter(w)) co_return expected<void>{};
     if (!w->take()) {
       auto [ec] = co_await w->async_wait(use_tuple);
       (void)ec; // woken when the last adopted child was reaped; look again
     }
     auto cs = co_await asio::this_coro::cancellation_state;
     if (cs.cancelled() != asio::cancellation_type::none)
-      throw std::system_error(asio::error::operation_aborted);
+      co_return fail(asio::error::operation_aborted, "async_wait_reaped cancelled");
   }
 }
 

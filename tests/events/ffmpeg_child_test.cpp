@@ -6,6 +6,9 @@
 
 #include "support.hpp"
 
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -13,6 +16,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
+#include <type_traits>
 
 using namespace sidecar;
 using namespace sidecar::test;
@@ -49,6 +53,50 @@ struct stopped_run {
 };
 
 const char* const secret_url = "rtmp://user:PASSWD@127.0.0.1:1/live/SECRETKEY";
+
+// Runs op(ff) in a coroutine that a cancellation of `type` reaches through its own slot after
+// `after`, with Asio's throw at the next co_await turned off, so that what op returns when it
+// is cut short is seen; then wait(). Anything thrown is recorded.
+template <class Op> struct cut_short_run {
+  using value_type = typename std::invoke_result_t<Op, ffmpeg_child&>::value_type;
+  std::optional<value_type> value;
+  bool cancelled = false;
+  expected<exit_status> status = fail(errc::protocol, "not run");
+  std::string thrown;
+};
+template <class Op>
+cut_short_run<Op> cut_short(command cmd, asio::cancellation_type type, milliseconds after, Op op) {
+  asio::io_context ctx;
+  asio::cancellation_signal signal;
+  cut_short_run<Op> out;
+  asio::co_spawn(
+      ctx,
+      [](command cmd, Op op, cut_short_run<Op>& out) -> awaitable<void> {
+        co_await asio::this_coro::throw_if_cancelled(false);
+        auto ff = cmd.spawn(co_await asio::this_coro::executor);
+        REQUIRE(ff);
+        try {
+          out.value.emplace(co_await op(*ff));
+          out.cancelled = ff->cancelled();
+          out.status = co_await ff->wait();
+        } catch (const std::exception& e) {
+          out.thrown = e.what();
+        }
+      }(std::move(cmd), op, out),
+      asio::bind_cancellation_slot(signal.slot(), asio::detached));
+  asio::steady_timer timer(ctx, after);
+  timer.async_wait([&](std::error_code) { signal.emit(type); });
+  ctx.run_for(20s);
+  CHECK(ctx.stopped()); // else it hung
+  return out;
+}
+
+// An ffmpeg that waits for raw audio on stdin, which never comes: it describes no input.
+command starved() {
+  command c;
+  c.format("s16le").arg("-ar").arg("8000").input("-").format("null").output("-");
+  return c;
+}
 
 bool leaks(std::string_view text) {
   return text.find("SECRETKEY") != std::string::npos || text.find("PASSWD") != std::string::npos;
@@ -528,6 +576,60 @@ TEST_CASE("a cancelled next_event(): partial sends SIGTERM, terminal SIGKILL", "
   REQUIRE(kill.status.error().status());
   CHECK(kill.status.error().status()->signal == SIGKILL);
   CHECK(kill.waited < 3000ms);
+  CHECK_FALSE(has_children());
+}
+
+TEST_CASE("cut short by a cancellation, the short forms return what they have and never throw",
+          "[ffmpeg][cancel]") {
+  SECTION("next_event(): nullopt, cancelled(), then wait() says how the child was stopped") {
+    auto out = cut_short(endless(), asio::cancellation_type::partial, 600ms,
+                         [](ffmpeg_child& ff) -> awaitable<int> {
+                           int events = 0;
+                           for (;;) {
+                             auto e = co_await ff.next_event();
+                             if (!e) break;
+                             ++events;
+                           }
+                           co_return events;
+                         });
+    CHECK(out.thrown.empty());
+    REQUIRE(out.value);
+    CHECK(*out.value > 0); // it ran, then the loop ended at the cancellation
+    CHECK(out.cancelled);
+    REQUIRE_FALSE(out.status);
+    CHECK(out.status.error() == errc::cancelled);
+    CHECK(out.status.error().message().find("sent SIGTERM (next_event cancelled)") !=
+          std::string::npos);
+  }
+  SECTION("metadata(): what is known so far, not complete") {
+    auto out = cut_short(starved(), asio::cancellation_type::terminal, 500ms,
+                         [](ffmpeg_child& ff) { return ff.metadata(); });
+    CHECK(out.thrown.empty());
+    REQUIRE(out.value);
+    CHECK_FALSE(out.value->complete);
+    CHECK(out.cancelled);
+    REQUIRE_FALSE(out.status);
+    CHECK(out.status.error() == errc::cancelled);
+    REQUIRE(out.status.error().status());
+    CHECK(out.status.error().status()->signal == SIGKILL);
+  }
+  SECTION("stderr_lines() and errors(): the lines so far") {
+    auto lines = cut_short(starved(), asio::cancellation_type::total, 500ms,
+                           [](ffmpeg_child& ff) { return ff.stderr_lines(); });
+    CHECK(lines.thrown.empty());
+    CHECK(lines.value);
+    CHECK(lines.cancelled);
+    REQUIRE_FALSE(lines.status);
+    CHECK(lines.status.error() == errc::cancelled);
+    auto errors = cut_short(starved(), asio::cancellation_type::total, 500ms,
+                            [](ffmpeg_child& ff) { return ff.errors(); });
+    CHECK(errors.thrown.empty());
+    REQUIRE(errors.value);
+    CHECK(errors.value->empty()); // it had said nothing wrong yet
+    CHECK(errors.cancelled);
+    REQUIRE_FALSE(errors.status);
+    CHECK(errors.status.error() == errc::cancelled);
+  }
   CHECK_FALSE(has_children());
 }
 
