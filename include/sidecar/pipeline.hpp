@@ -4,8 +4,8 @@
 //
 //   auto r = co_await sidecar::pipeline(
 //       sidecar::must(sidecar::relay(ff->take_stdout(), player->stdin_pipe())) &&
-//       sidecar::must(watch_progress(*ff)));
-//   // a failed relay cancels watch_progress; r holds the relay's error
+//       sidecar::must(player->wait()));
+//   // a failed relay cancels the player's wait (the player is stopped); r holds the relay's error
 //
 // A cancelled stage that awaits a child (next_event(), wait()) ends with the cancellation;
 // the child object, going out of scope, is stopped by the ladder and reaped.
