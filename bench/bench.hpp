@@ -154,12 +154,13 @@ inline std::vector<double> ratios(const std::vector<double>& a, const std::vecto
   return r;
 }
 
-// Runs each variant once as a warm-up, then `runs()` rounds that take the variants in turn,
-// so that drift of a noisy machine hits them alike.
-inline void interleave(const std::vector<std::function<void(bool measured)>>& variants) {
+// Runs each variant once as a warm-up, then `rounds` (runs() unless said) rounds that take
+// the variants in turn, so that drift of a noisy machine hits them alike.
+inline void interleave(const std::vector<std::function<void(bool measured)>>& variants,
+                       int rounds = runs()) {
   for (auto& v : variants)
     v(false);
-  for (int r = 0; r < runs(); ++r)
+  for (int r = 0; r < rounds; ++r)
     for (auto& v : variants)
       v(true);
 }

@@ -73,6 +73,7 @@ struct producer {
   sidecar::command quiet; // the same with -nostats: no stderr at all in steady state
   std::uint64_t frames;
   std::size_t frame_bytes;
+  int rounds; // measured rounds: more where runs are short and their spread wide
 };
 
 struct run_result {
@@ -196,21 +197,23 @@ run_result with_sidecar(const producer& p, bool quiet = false) {
 int main() {
   const bool quick = bench::quick();
   std::vector<producer> producers;
-  auto add = [&](std::string name, std::uint64_t n, std::size_t bytes, auto build) {
+  auto add = [&](std::string name, std::uint64_t n, std::size_t bytes, int rounds, auto build) {
     sidecar::command c, q;
     build(c.hide_banner());
     build(q.hide_banner().arg("-nostats"));
-    producers.push_back({std::move(name), c, q, n, bytes});
+    producers.push_back({std::move(name), c, q, n, bytes, rounds});
   };
   const std::uint64_t n1080 = quick ? 60 : 240, n480 = quick ? 300 : 1500,
                       ncopy = quick ? 200 : 1000;
-  add("testsrc 1920x1080", n1080, 1920 * 1080 * 3, [&](sidecar::command& c) {
+  add("testsrc 1920x1080", n1080, 1920 * 1080 * 3, bench::runs(), [&](sidecar::command& c) {
     c.format("lavfi").input("testsrc=size=1920x1080:rate=30").frames(n1080).rawvideo();
   });
-  add("testsrc 640x480", n480, 640 * 480 * 3, [&](sidecar::command& c) {
+  add("testsrc 640x480", n480, 640 * 480 * 3, bench::runs(), [&](sidecar::command& c) {
     c.format("lavfi").input("testsrc=size=640x480:rate=30").frames(n480).rawvideo();
   });
-  add("copy 1920x1080", ncopy, 1920 * 1080 * 3, [&](sidecar::command& c) {
+  // The copy producer runs ~2.5 s, bound by memory bandwidth, and a run's ratio swings by
+  // +-10% with where the scheduler puts ffmpeg and the reader: three times the rounds.
+  add("copy 1920x1080", ncopy, 1920 * 1080 * 3, 3 * bench::runs(), [&](sidecar::command& c) {
     c.format("rawvideo")
         .size(1920, 1080)
         .pix_fmt("rgb24")
@@ -222,9 +225,13 @@ int main() {
   });
 
   bench::report rep("frames");
-  std::printf("frames: rgb24 frames from ffmpeg's stdout; %d runs after a warm-up\n",
-              bench::runs());
+  std::printf("frames: rgb24 frames from ffmpeg's stdout; %d runs after a warm-up (the copy "
+              "producer %d)\n",
+              bench::runs(), 3 * bench::runs());
+  // SIDECAR_BENCH_ONLY=copy: only the producers whose name holds it.
+  const char* only = std::getenv("SIDECAR_BENCH_ONLY");
   for (auto& p : producers) {
+    if (only && p.name.find(only) == std::string::npos) continue;
     std::vector<double> fps_bare, fps_thread, fps_sc, gbs_bare, gbs_thread, gbs_sc;
     std::vector<double> cpu_bare, cpu_thread, cpu_sc, wall_bare, wall_thread, wall_sc, allocs;
     const double gb = double(p.frames) * double(p.frame_bytes) / 1e9;
@@ -239,22 +246,23 @@ int main() {
       wall.push_back(r.cost.wall);
     };
     bench::interleave({
-        [&](bool m) {
-          auto r = bare_read(p);
-          if (m) record(r, fps_bare, gbs_bare, cpu_bare, wall_bare);
-        },
-        [&](bool m) {
-          auto r = thread_per_stream(p);
-          if (m) record(r, fps_thread, gbs_thread, cpu_thread, wall_thread);
-        },
-        [&](bool m) {
-          auto r = with_sidecar(p);
-          if (m) {
-            record(r, fps_sc, gbs_sc, cpu_sc, wall_sc);
-            allocs.push_back(r.allocs_per_frame);
-          }
-        },
-    });
+                          [&](bool m) {
+                            auto r = bare_read(p);
+                            if (m) record(r, fps_bare, gbs_bare, cpu_bare, wall_bare);
+                          },
+                          [&](bool m) {
+                            auto r = thread_per_stream(p);
+                            if (m) record(r, fps_thread, gbs_thread, cpu_thread, wall_thread);
+                          },
+                          [&](bool m) {
+                            auto r = with_sidecar(p);
+                            if (m) {
+                              record(r, fps_sc, gbs_sc, cpu_sc, wall_sc);
+                              allocs.push_back(r.allocs_per_frame);
+                            }
+                          },
+                      },
+                      p.rounds);
     // The frame path alone: with -nostats ffmpeg prints nothing while it streams, so what is
     // left to count is what reading frames costs (the stats lines above allocate their text).
     std::vector<double> allocs_quiet;

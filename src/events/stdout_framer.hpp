@@ -27,6 +27,8 @@ public:
   static constexpr std::size_t first_read = 1024;
   static constexpr std::size_t staging_read = 64 * 1024;
   static constexpr std::size_t staging_limit = 16 * 1024 * 1024;
+  // Reads made at once when a read of a frame completes partial (see read_ready).
+  static constexpr int direct_reads = 16;
 
   stdout_framer(event_queue& queue, stderr_reader& err, metadata_collector& meta, std::string name)
       : queue_(queue), err_(err), meta_(meta), name_(std::move(name)) {}
@@ -62,6 +64,7 @@ private:
 
   void on_staged(std::error_code ec, std::size_t have, std::size_t n);
   void on_frame_bytes(const std::shared_ptr<void>& keep, std::error_code ec, std::size_t n);
+  void read_ready();
   void on_chunk(std::error_code ec, std::size_t n);
   void consume_staged();
   void decide();
@@ -73,6 +76,7 @@ private:
   asio::readable_pipe* out_ = nullptr;
   bool done_ = false;
   bool read_pending_ = false;
+  bool nonblocking_ = false; // stdout's descriptor seen non-blocking
   mode mode_ = mode::undecided;
   std::vector<frame_output> outputs_;
   std::size_t turn_ = 0; // which of outputs_ the next frame belongs to

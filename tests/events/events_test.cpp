@@ -233,6 +233,43 @@ TEST_CASE("rawvideo on stdout arrives as frames, in order, with the right pixels
   CHECK(t.first("output") < t.first("frame"));
 }
 
+TEST_CASE("frames larger than the pipe arrive byte for byte as ffmpeg wrote them", "[events]") {
+  // 1280x720 rgb24 is 2.6 MiB a frame, more than the 1 MiB stdout pipe holds: each frame is
+  // read in many pieces. The same frames go to a file in the same run, to compare with.
+  temp_dir dir;
+  const auto file = dir / "frames.raw";
+  command c;
+  c.hide_banner()
+      .format("lavfi")
+      .input("testsrc=size=1280x720:rate=25")
+      .frames(12)
+      .rawvideo()
+      .frames(12)
+      .format("rawvideo")
+      .pix_fmt("rgb24")
+      .output(file.string());
+  auto got = run([](command cmd) -> awaitable<std::pair<std::string, expected<exit_status>>> {
+    auto ff = cmd.spawn(co_await asio::this_coro::executor);
+    REQUIRE(ff);
+    std::string bytes;
+    std::uint64_t n = 0;
+    while (auto f = co_await ff->next_frame()) {
+      CHECK(f->number == n++);
+      CHECK(f->size() == 1280u * 720 * 3);
+      bytes.append(reinterpret_cast<const char*>(f->data().data()), f->size());
+    }
+    co_return std::pair{std::move(bytes), co_await reaped(*ff)};
+  }(c));
+  REQUIRE(got.second);
+  CHECK(got.second->success());
+  std::ifstream in(file, std::ios::binary);
+  const std::string written{std::istreambuf_iterator<char>(in), {}};
+  CHECK(written.size() == 12u * 1280 * 720 * 3);
+  CHECK(got.first.size() == written.size());
+  const bool same = got.first == written; // a bool: Catch would print 33 MB otherwise
+  CHECK(same);
+}
+
 TEST_CASE("stdout arrives whole: as frames of each output where they can be cut, else as chunks",
           "[events]") {
   // One output's frames: how many, of what size and pixel format.
