@@ -126,44 +126,59 @@ std::string proc_hex(const asio::ip::address& a, bool in_tcp6) {
   return proc_hex(mapped.data(), mapped.size());
 }
 
-struct socket_entry {
-  uid_t uid = 0;
+// One row of /proc/self/net/tcp or tcp6 (this network namespace's TCP sockets).
+struct tcp_row {
+  char local[33], remote[33]; // addresses as the kernel prints them (see proc_hex)
+  unsigned local_port = 0, remote_port = 0, state = 0, uid = 0;
   unsigned long inode = 0; // 0: no process holds it any more (closing, TIME_WAIT)
 };
 
-// The socket whose local end is `local` and remote end `remote`, from /proc/self/net/tcp and
-// tcp6 (this network namespace); an entry still held by a process wins over a closing one.
-expected<std::optional<socket_entry>> find_socket(const tcp::endpoint& local,
-                                                  const tcp::endpoint& remote) {
-  std::optional<socket_entry> found;
+// Calls f(row, in_tcp6) for each row of /proc/self/net/tcp, then tcp6 (skipped when the
+// kernel has no IPv6). Fails only when the IPv4 table cannot be read.
+template <class F> expected<void> for_each_tcp_row(F f) {
   for (bool v6 : {false, true}) {
     const char* table = v6 ? "/proc/self/net/tcp6" : "/proc/self/net/tcp";
-    auto want_local = proc_hex(local.address(), v6);
-    auto want_remote = proc_hex(remote.address(), v6);
-    if (want_local.empty() || want_remote.empty()) continue;
     std::ifstream in(table);
     if (!in) {
-      if (v6) continue; // no IPv6 in this kernel
+      if (v6) continue;
       return fail_errno(std::string("reading ") + table, errno);
     }
     std::string line;
     std::getline(in, line); // the header
     while (std::getline(in, line)) {
-      char l_addr[33], r_addr[33];
-      unsigned l_port = 0, r_port = 0, uid = 0;
-      unsigned long inode = 0;
-      if (std::sscanf(
-              line.c_str(),
-              " %*u: %32[0-9A-Fa-f]:%x %32[0-9A-Fa-f]:%x %*x %*x:%*x %*x:%*x %*x %u %*d %lu",
-              l_addr, &l_port, r_addr, &r_port, &uid, &inode) != 6)
-        continue;
-      if (l_port != local.port() || r_port != remote.port() ||
-          ::strcasecmp(l_addr, want_local.c_str()) != 0 ||
-          ::strcasecmp(r_addr, want_remote.c_str()) != 0)
-        continue;
-      if (!found || found->inode == 0) found = socket_entry{static_cast<uid_t>(uid), inode};
+      tcp_row r;
+      if (std::sscanf(line.c_str(),
+                      " %*u: %32[0-9A-Fa-f]:%x %32[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x %u %*d %lu",
+                      r.local, &r.local_port, r.remote, &r.remote_port, &r.state, &r.uid,
+                      &r.inode) == 7)
+        f(r, v6);
     }
   }
+  return {};
+}
+
+struct socket_entry {
+  uid_t uid = 0;
+  unsigned long inode = 0; // 0: no process holds it any more (closing, TIME_WAIT)
+};
+
+// The socket whose local end is `local` and remote end `remote`; an entry still held by a
+// process wins over a closing one.
+expected<std::optional<socket_entry>> find_socket(const tcp::endpoint& local,
+                                                  const tcp::endpoint& remote) {
+  std::optional<socket_entry> found;
+  const std::string want[2][2] = {
+      {proc_hex(local.address(), false), proc_hex(remote.address(), false)},
+      {proc_hex(local.address(), true), proc_hex(remote.address(), true)}};
+  auto scanned = for_each_tcp_row([&](const tcp_row& r, bool v6) {
+    const auto& [want_local, want_remote] = want[v6];
+    if (want_local.empty() || want_remote.empty() || r.local_port != local.port() ||
+        r.remote_port != remote.port() || ::strcasecmp(r.local, want_local.c_str()) != 0 ||
+        ::strcasecmp(r.remote, want_remote.c_str()) != 0)
+      return;
+    if (!found || found->inode == 0) found = socket_entry{static_cast<uid_t>(r.uid), r.inode};
+  });
+  if (!scanned) return tl::make_unexpected(scanned.error());
   return found;
 }
 
@@ -246,21 +261,9 @@ bool children_run() {
 // The inodes of the TCP sockets listening on `port` (any local address, IPv4 and IPv6).
 std::vector<unsigned long> listening_inodes(unsigned short port) {
   std::vector<unsigned long> out;
-  for (bool v6 : {false, true}) {
-    std::ifstream in(v6 ? "/proc/self/net/tcp6" : "/proc/self/net/tcp");
-    if (!in) continue;
-    std::string line;
-    std::getline(in, line); // the header
-    while (std::getline(in, line)) {
-      unsigned l_port = 0, state = 0;
-      unsigned long inode = 0;
-      if (std::sscanf(line.c_str(),
-                      " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*d %lu",
-                      &l_port, &state, &inode) != 3)
-        continue;
-      if (l_port == port && state == 0x0A && inode != 0) out.push_back(inode); // 0A: LISTEN
-    }
-  }
+  (void)for_each_tcp_row([&](const tcp_row& r, bool) {
+    if (r.local_port == port && r.state == 0x0A && r.inode != 0) out.push_back(r.inode); // LISTEN
+  });
   return out;
 }
 
