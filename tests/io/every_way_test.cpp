@@ -63,28 +63,33 @@ void finish(asio::io_context& ctx, std::shared_ptr<F>& f, Done done) {
   CHECK(ctx.stopped());
 }
 
+// One way that ends in a plain callback: launch(fixture, handler) starts the operation.
+template <class Make, class Launch, class Ok>
+void through_callback(Make make, Launch launch, Ok ok) {
+  asio::io_context ctx;
+  auto f = make(ex_t(ctx.get_executor()));
+  int calls = 0;
+  bool good = false;
+  launch(*f, [&](std::error_code ec, auto&&... v) {
+    ++calls;
+    good = ok(ec, v...);
+  });
+  finish(ctx, f, [&] { return calls > 0; });
+  CHECK(calls == 1);
+  CHECK(good);
+}
+
 // Drives start(fixture, token) every way; ok(ec, values...) says whether it succeeded.
 template <class Make, class Start, class Ok>
 void every_way(const char* name, Make make, Start start, Ok ok) {
   INFO(name);
   {
-    INFO("way: "
-         "a plain callback");
-    asio::io_context ctx;
-    auto f = make(ex_t(ctx.get_executor()));
-    int calls = 0;
-    bool good = false;
-    start(*f, [&](std::error_code ec, auto&&... v) {
-      ++calls;
-      good = ok(ec, v...);
-    });
-    finish(ctx, f, [&] { return calls > 0; });
-    CHECK(calls == 1);
-    CHECK(good);
+    INFO("way: a plain callback");
+    through_callback(
+        make, [&](auto& f, auto handler) { start(f, std::move(handler)); }, ok);
   }
   {
-    INFO("way: "
-         "use_future, waited on from a thread that does not run the context");
+    INFO("way: use_future, waited on from a thread that does not run the context");
     asio::io_context ctx;
     auto guard = asio::make_work_guard(ctx);
     auto f = make(ex_t(ctx.get_executor()));
@@ -110,24 +115,12 @@ void every_way(const char* name, Make make, Start start, Ok ok) {
     CHECK(good);
   }
   {
-    INFO("way: "
-         "deferred, started later with a callback");
-    asio::io_context ctx;
-    auto f = make(ex_t(ctx.get_executor()));
-    int calls = 0;
-    bool good = false;
-    auto op = start(*f, deferred);
-    std::move(op)([&](std::error_code ec, auto&&... v) {
-      ++calls;
-      good = ok(ec, v...);
-    });
-    finish(ctx, f, [&] { return calls > 0; });
-    CHECK(calls == 1);
-    CHECK(good);
+    INFO("way: deferred, started later with a callback");
+    through_callback(
+        make, [&](auto& f, auto handler) { start(f, deferred)(std::move(handler)); }, ok);
   }
   {
-    INFO("way: "
-         "as_tuple(use_awaitable) in a coroutine");
+    INFO("way: as_tuple(use_awaitable) in a coroutine");
     asio::io_context ctx;
     auto f = make(ex_t(ctx.get_executor()));
     bool good = false, done = false;
@@ -143,8 +136,8 @@ void every_way(const char* name, Make make, Start start, Ok ok) {
     CHECK(good);
   }
   {
-    INFO("way: "
-         "a handler bound to a strand runs there (2 threads, the object on another strand)");
+    INFO("way: a handler bound to a strand runs there (2 threads, the object on another "
+         "strand)");
     asio::io_context ctx;
     auto guard = asio::make_work_guard(ctx);
     auto home = asio::make_strand(ctx);
