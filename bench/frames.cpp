@@ -205,15 +205,16 @@ int main() {
   };
   const std::uint64_t n1080 = quick ? 60 : 240, n480 = quick ? 300 : 1500,
                       ncopy = quick ? 200 : 1000;
+  // The copy producer runs ~2.5 s, bound by memory bandwidth, and one run's ratio swings from
+  // 0.7 to 1.6 with where the scheduler puts ffmpeg and the reader: three times the rounds.
+  const int copy_rounds = 3 * bench::runs();
   add("testsrc 1920x1080", n1080, 1920 * 1080 * 3, bench::runs(), [&](sidecar::command& c) {
     c.format("lavfi").input("testsrc=size=1920x1080:rate=30").frames(n1080).rawvideo();
   });
   add("testsrc 640x480", n480, 640 * 480 * 3, bench::runs(), [&](sidecar::command& c) {
     c.format("lavfi").input("testsrc=size=640x480:rate=30").frames(n480).rawvideo();
   });
-  // The copy producer runs ~2.5 s, bound by memory bandwidth, and a run's ratio swings by
-  // +-10% with where the scheduler puts ffmpeg and the reader: three times the rounds.
-  add("copy 1920x1080", ncopy, 1920 * 1080 * 3, 3 * bench::runs(), [&](sidecar::command& c) {
+  add("copy 1920x1080", ncopy, 1920 * 1080 * 3, copy_rounds, [&](sidecar::command& c) {
     c.format("rawvideo")
         .size(1920, 1080)
         .pix_fmt("rgb24")
@@ -227,7 +228,7 @@ int main() {
   bench::report rep("frames");
   std::printf("frames: rgb24 frames from ffmpeg's stdout; %d runs after a warm-up (the copy "
               "producer %d)\n",
-              bench::runs(), 3 * bench::runs());
+              bench::runs(), copy_rounds);
   // SIDECAR_BENCH_ONLY=copy: only the producers whose name holds it.
   const char* only = std::getenv("SIDECAR_BENCH_ONLY");
   for (auto& p : producers) {
