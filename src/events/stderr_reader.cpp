@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <tuple>
 
 #include <unistd.h>
 
@@ -80,29 +81,48 @@ bool secret_scanner::found_in(std::string_view text) const noexcept {
 asio::awaitable<void> stderr_reader::run(std::shared_ptr<void> keep) {
   constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
   while (!done_) {
-    auto [ec] = co_await pipe.async_wait(asio::posix::descriptor_base::wait_read, use_tuple);
+    std::error_code ec;
+    if (!only_run_reads_) {
+      std::tie(ec) = co_await pipe.async_wait(asio::posix::descriptor_base::wait_read, use_tuple);
+      if (!ec) read_now();
+    } else {
+      read_pending_ = true;
+      auto [read_ec, n] = co_await pipe.async_read_some(asio::buffer(first_bytes_), use_tuple);
+      read_pending_ = false;
+      ec = read_ec;
+      if (n > 0) {
+        parse(std::string_view(first_bytes_.data(), n));
+        if (n == first_bytes_.size()) read_now(); // more may wait: take it now, in order
+      }
+      if (ec == asio::error::eof) {
+        end();
+        break;
+      }
+    }
     if (ec) {
       done_ = true; // the descriptor failed: nothing more will come
       meta_.settle();
       queue_.wake.notify();
       break;
     }
-    read_now();
   }
   (void)keep;
 }
 
+void stderr_reader::parse(std::string_view bytes) {
+  // Split into lines once, by the parser; each event's line is the parser's current one.
+  parser_.feed(bytes, [this](log_event&& e) { on_event(std::move(e)); });
+}
+
 void stderr_reader::read_now() {
-  if (done_) return;
+  if (done_ || read_pending_) return;
   std::array<char, 16384> buf;
   // At most 1 MiB per call: a stderr that never pauses cannot hold the io_context (run()
-  // waits for readiness again, which lets other work in).
+  // goes back to it for the next read, which lets other work in).
   for (int reads = 0; reads < 64; ++reads) {
     auto n = ::read(pipe.native_handle(), buf.data(), buf.size());
     if (n > 0) {
-      // Split into lines once, by the parser; each event's line is the parser's current one.
-      parser_.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)),
-                   [this](log_event&& e) { on_event(std::move(e)); });
+      parse(std::string_view(buf.data(), static_cast<std::size_t>(n)));
       // stderr is a pipe (ffmpeg_child makes it), whose read returns all it holds up to the
       // size asked: a short one left it empty, so the next write (or its end) is a new edge
       // for run()'s wait, and another read now would only say EAGAIN (a syscall saved per

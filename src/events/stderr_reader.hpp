@@ -66,14 +66,27 @@ public:
   // Reads until stderr ends; `keep` holds what this reader lives in.
   asio::awaitable<void> run(std::shared_ptr<void> keep);
   // Reads whatever stderr holds right now, without blocking, and parses it in order. Only
-  // ever called on the executor, so no other read can interleave.
+  // ever called on the executor, so no other read can interleave; does nothing while run()
+  // has a read pending (its bytes come first).
   void read_now();
+  // No read_now() will come from outside any more (the stdout framer has decided what stdout
+  // carries, or there is no stdout): run() may leave a read pending, which costs no system
+  // call to arm, where a wait for readiness costs an epoll_ctl each time (Asio 1.22 re-arms
+  // every async_wait). Until then run() waits, so that no bytes sit in a completed read
+  // while read_now() parses later ones.
+  void only_run_reads() noexcept { only_run_reads_ = true; }
 
 private:
+  void parse(std::string_view bytes);
   void on_event(log_event&& e);
   void end();
 
   log_parser parser_;
+  // What run()'s pending read fills: a few stats lines fit, the rest of a longer burst is
+  // read at once by read_now().
+  std::array<char, 512> first_bytes_;
+  bool only_run_reads_ = false;
+  bool read_pending_ = false;
   std::uint64_t line_taken_ = 0; // the parser's line whose first event carried its text
   bool line_masked_ = true;      // that line holds a URL or a secret: its texts are masked
   bool done_ = false;

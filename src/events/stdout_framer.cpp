@@ -15,7 +15,10 @@ namespace sidecar::detail {
 
 void stdout_framer::attach(asio::readable_pipe* out) {
   out_ = out;
-  if (!out_ || !out_->is_open()) done_ = true;
+  if (!out_ || !out_->is_open()) {
+    done_ = true;
+    err_.only_run_reads(); // nothing to decide: stderr is never read from here
+  }
 }
 
 void stdout_framer::abandon() {
@@ -44,6 +47,7 @@ void stdout_framer::start_read(const std::shared_ptr<void>& keep) {
   }
   if (!out_ || !out_->is_open()) {
     done_ = true;
+    err_.only_run_reads();
     queue_.wake.notify();
     return;
   }
@@ -206,6 +210,7 @@ void stdout_framer::decide() {
   } else {
     mode_ = mode::chunks;
   }
+  err_.only_run_reads(); // decided: stderr is never read from here again
 }
 
 void stdout_framer::emit_frame() {
@@ -252,6 +257,7 @@ void stdout_framer::consume(const std::byte* p, std::size_t n) {
 
 void stdout_framer::on_end(const std::error_code& ec) {
   done_ = true;
+  err_.only_run_reads();
   if (mode_ == mode::frames && filled_ > 0) {
     queue_.push(error_event{
         error(errc::protocol, "stdout ended inside a frame (" + std::to_string(filled_) + " of " +

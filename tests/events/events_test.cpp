@@ -11,9 +11,13 @@
 #include <asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <numeric>
+#include <string_view>
+#include <thread>
 
 #include <sys/wait.h>
 
@@ -631,6 +635,57 @@ TEST_CASE("a noisy stderr never blocks a program that only wants frames", "[even
     co_return n;
   }());
   CHECK(n == 500);
+}
+
+TEST_CASE("stderr read in bursts beside frames comes whole and in order", "[events]") {
+  // showinfo logs one numbered line of ~250 bytes per frame; the program keeps its thread busy
+  // 2 ms per frame, so stderr piles up: bursts of kilobytes, read by waiting for readiness
+  // until the frames are decided, then by a pending 512-byte read and the rest of the burst at
+  // once. Every line must come once, whole, in order: n: 0, 1, 2, ...
+  constexpr int count = 300;
+  struct seen {
+    int frames = 0;
+    std::vector<long> numbers;
+    std::vector<std::string> odd; // showinfo lines without a well-formed "n:"
+  };
+  auto s = run([]() -> awaitable<seen> {
+    auto ff = command{}
+                  .format("lavfi")
+                  .input("testsrc=size=64x48:rate=25")
+                  .filter("showinfo")
+                  .frames(count)
+                  .rawvideo()
+                  .spawn(co_await asio::this_coro::executor);
+    REQUIRE(ff);
+    seen s;
+    while (auto e = co_await ff->next_event()) {
+      if (std::holds_alternative<frame>(*e)) {
+        ++s.frames;
+        std::this_thread::sleep_for(2ms); // busy: nothing is read meanwhile
+      }
+      auto* l = std::get_if<log_line>(&*e);
+      if (!l || l->component.find("showinfo") == std::string::npos) continue;
+      if (l->text.rfind("n:", 0) != 0) continue; // its other lines (side data, colour)
+      const std::string rest = l->text.substr(2);
+      char* end = nullptr;
+      const long n = std::strtol(rest.c_str(), &end, 10);
+      if (end == rest.c_str() || std::string_view(end).rfind(" pts:", 0) != 0)
+        s.odd.push_back(l->text);
+      else
+        s.numbers.push_back(n);
+    }
+    CHECK(co_await reaped(*ff));
+    co_return s;
+  }());
+  CHECK(s.frames == count);
+  CHECK(s.odd.empty());
+  // 0, 1, 2, ... with none missing, repeated or out of place: at least `count` of them (ffmpeg
+  // 9's filter sees one frame more than -frames:v lets through, and logs it).
+  REQUIRE(s.numbers.size() >= std::size_t(count));
+  CHECK(s.numbers.size() <= std::size_t(count) + 2);
+  std::vector<long> want(s.numbers.size());
+  std::iota(want.begin(), want.end(), 0L);
+  CHECK(s.numbers == want);
 }
 
 TEST_CASE("a slow consumer of 1080p frames keeps memory flat", "[events][memory]") {
