@@ -15,10 +15,7 @@ namespace sidecar::detail {
 
 void stdout_framer::attach(asio::readable_pipe* out) {
   out_ = out;
-  if (!out_ || !out_->is_open()) {
-    done_ = true;
-    err_.only_run_reads(); // nothing to decide: stderr is never read from here
-  }
+  if (!out_ || !out_->is_open()) stop_reading(); // nothing to decide
 }
 
 void stdout_framer::abandon() {
@@ -46,8 +43,7 @@ void stdout_framer::start_read(const std::shared_ptr<void>& keep) {
     if (done_ || !staging_.empty() || queue_.size() > queued) return;
   }
   if (!out_ || !out_->is_open()) {
-    done_ = true;
-    err_.only_run_reads();
+    stop_reading();
     queue_.wake.notify();
     return;
   }
@@ -255,9 +251,13 @@ void stdout_framer::consume(const std::byte* p, std::size_t n) {
   }
 }
 
-void stdout_framer::on_end(const std::error_code& ec) {
+void stdout_framer::stop_reading() noexcept {
   done_ = true;
   err_.only_run_reads();
+}
+
+void stdout_framer::on_end(const std::error_code& ec) {
+  stop_reading();
   if (mode_ == mode::frames && filled_ > 0) {
     queue_.push(error_event{
         error(errc::protocol, "stdout ended inside a frame (" + std::to_string(filled_) + " of " +

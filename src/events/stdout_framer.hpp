@@ -72,6 +72,9 @@ private:
   void emit_frame();
   void consume(const std::byte* p, std::size_t n);
   void on_end(const std::error_code& ec);
+  // Reading is over: done, and stderr is never read from here again (its reader may leave a
+  // read pending from now on).
+  void stop_reading() noexcept;
 
   asio::readable_pipe* out_ = nullptr;
   bool done_ = false;
