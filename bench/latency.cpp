@@ -6,7 +6,9 @@
 // time of their write and stats lines whose frame= is the time of theirs: both latencies are
 // exact, per sample, in the steady state (see `samples`). The target: sidecar's p99 within
 // 1 ms of the C loop's in the same round. Also the consumer thread's CPU per event, and its
-// run-queue wait: on a busy machine the tail is time slices lost by either side.
+// run-queue wait: on a busy machine the tail is time slices lost by either side; the share of
+// the machine's time its host took (steal); and each side's percentiles over all its rounds
+// pooled, which compare the same mix of machine states (one round's p99 is one 1.4 s window).
 #include "bench.hpp"
 
 #include <sidecar/sidecar.hpp>
@@ -58,6 +60,7 @@ struct samples {
   std::int64_t from = 0, until = 0;
   double cpu = 0;    // the consumer thread's CPU from `from` to the last reap, s
   double waited = 0; // ... and the time it was runnable but not running (a busy machine), s
+  double steal = 0;  // the share of the machine's CPU time its host took meanwhile, %
 
   explicit samples(const workload& w) {
     frame.reserve(std::size_t(w.n * w.frames));
@@ -123,22 +126,43 @@ double run_queue_wait() {
   return in ? waiting / 1e9 : 0;
 }
 
+// The machine's CPU time so far, in clock ticks: all of it, and what the host took (steal).
+struct cpu_ticks {
+  long long total = 0, steal = 0;
+};
+cpu_ticks machine_ticks() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  in >> cpu;
+  cpu_ticks t;
+  long long v = 0;
+  for (int field = 0; field < 8 && in >> v; ++field) {
+    t.total += v;
+    if (field == 7) t.steal = v;
+  }
+  return t;
+}
+
 // Spawning is over: samples sent before now are left out and, when spawning ran late, those of
 // as long again and 20 ms more, while the backlog of the late start drains.
-void spawned(samples& s, const workload& w, spawn_budget& b, std::int64_t began,
-             std::int64_t start) {
+void spawned(samples& s, const workload& w, spawn_budget& b, std::int64_t began, std::int64_t start,
+             cpu_ticks& ticks) {
   const std::int64_t now = now_ns();
   b.last_ns = now - began;
   s.from = now > start ? now + (now - start) + 20'000'000 : now;
   s.until = start + (w.frames - 1) * (1'000'000'000LL / w.fps);
   s.cpu = -bench::thread_cpu();
   s.waited = -run_queue_wait();
+  ticks = machine_ticks();
 }
 
 // The run is over: what the consumer thread spent.
-void finished(samples& s) {
+void finished(samples& s, const cpu_ticks& since) {
   s.cpu += bench::thread_cpu();
   s.waited += run_queue_wait();
+  const auto now = machine_ticks();
+  if (now.total > since.total)
+    s.steal = 100.0 * double(now.steal - since.steal) / double(now.total - since.total);
 }
 
 void set_phase(const workload& w, int i) {
@@ -219,9 +243,10 @@ samples with_sidecar(const workload& w, spawn_budget& budget) {
       if (!ff) throw std::runtime_error("spawning the producer: " + ff.error().message());
       asio::co_spawn(ctx, consume(std::move(*ff), s, failure), asio::detached);
     }
-    spawned(s, w, budget, began, start);
+    cpu_ticks ticks;
+    spawned(s, w, budget, began, start, ticks);
     ctx.run();
-    finished(s);
+    finished(s, ticks);
   }
   if (!failure.empty()) throw std::runtime_error("sidecar: " + failure);
   check_clean("sidecar", fds_before);
@@ -348,7 +373,8 @@ samples with_epoll(const workload& w, spawn_budget& budget) {
         bench::check(::epoll_ctl(ep.fd, EPOLL_CTL_ADD, fd, &ev) == 0, "epoll_ctl");
       }
     }
-    spawned(s, w, budget, began, start);
+    cpu_ticks ticks;
+    spawned(s, w, budget, began, start, ticks);
     int open = 2 * w.n;
     epoll_event events[256];
     while (open > 0) {
@@ -373,7 +399,7 @@ samples with_epoll(const workload& w, spawn_budget& budget) {
         throw std::runtime_error("C loop: the producer failed (wait status " + std::to_string(st) +
                                  ")");
     }
-    finished(s);
+    finished(s, ticks);
   }
   check_clean("C loop", fds_before);
   return s;
@@ -426,17 +452,27 @@ int main() {
                   kase.c_str(), w.fps, w.fps * w.n, w.frames);
       std::vector<double> sc_f50, sc_f99, sc_p50, sc_p99, c_f50, c_f99, c_p50, c_p99;
       std::vector<double> sc_first, c_first;
-      std::vector<double> frame_gap, progress_gap, sc_cpu, c_cpu, sc_wait, c_wait;
+      std::vector<double> frame_gap, progress_gap, sc_cpu, c_cpu, sc_wait, c_wait, sc_steal,
+          c_steal;
+      // Every sample of one side over its measured rounds.
+      struct pooled {
+        std::vector<std::int64_t> frame, progress;
+        void add(const samples& s) {
+          frame.insert(frame.end(), s.frame.begin(), s.frame.end());
+          progress.insert(progress.end(), s.progress.begin(), s.progress.end());
+        }
+      } sc_all, c_all;
       long long early = 0;
       spawn_budget sidecar_budget, c_budget;
       auto record = [&](const samples& s, std::vector<double>& f50, std::vector<double>& f99,
                         std::vector<double>& p50, std::vector<double>& p99,
                         std::vector<double>& first, std::vector<double>& cpu,
-                        std::vector<double>& waited) {
+                        std::vector<double>& waited, std::vector<double>& steal) {
         // None when spawning ran so late that every first frame came before `from`.
         if (!s.first_frame.empty()) first.push_back(percentile_us(s.first_frame, 0.50));
         cpu.push_back(s.cpu * 1e6 / double(s.frames + s.stats_lines));
         waited.push_back(s.waited * 1e3);
+        steal.push_back(s.steal);
         f50.push_back(percentile_us(s.frame, 0.50));
         f99.push_back(percentile_us(s.frame, 0.99));
         p50.push_back(percentile_us(s.progress, 0.50));
@@ -447,12 +483,16 @@ int main() {
           [&](bool m) {
             auto s = with_sidecar(w, sidecar_budget);
             check_counts("sidecar " + kase, w, s);
-            if (m) record(s, sc_f50, sc_f99, sc_p50, sc_p99, sc_first, sc_cpu, sc_wait);
+            if (!m) return;
+            record(s, sc_f50, sc_f99, sc_p50, sc_p99, sc_first, sc_cpu, sc_wait, sc_steal);
+            sc_all.add(s);
           },
           [&](bool m) {
             auto s = with_epoll(w, c_budget);
             check_counts("C loop " + kase, w, s);
-            if (m) record(s, c_f50, c_f99, c_p50, c_p99, c_first, c_cpu, c_wait);
+            if (!m) return;
+            record(s, c_f50, c_f99, c_p50, c_p99, c_first, c_cpu, c_wait, c_steal);
+            c_all.add(s);
           },
       };
       bench::interleave(sides, w.n > 1 ? many_rounds : bench::runs());
@@ -472,6 +512,16 @@ int main() {
       // whole time slices into the tail on either side.
       rep.measure(kase, "sidecar", "run-queue wait", "ms", sc_wait);
       rep.measure(kase, "C epoll", "run-queue wait", "ms", c_wait);
+      rep.measure(kase, "sidecar", "host steal", "%", sc_steal);
+      rep.measure(kase, "C epoll", "host steal", "%", c_steal);
+      // Over all rounds of a side at once: a stall that sets one round's p99 is one of many
+      // here, so these move less from run to run than a round's.
+      for (double q : {0.5, 0.9, 0.99, 0.999}) {
+        char name[48];
+        std::snprintf(name, sizeof name, "frame p%g pooled", q * 100);
+        rep.measure(kase, "sidecar", name, "us", {percentile_us(sc_all.frame, q)});
+        rep.measure(kase, "C epoll", name, "us", {percentile_us(c_all.frame, q)});
+      }
       if (early)
         std::printf("  %s: %lld samples sent while children were still being spawned were "
                     "left out\n",
@@ -489,6 +539,14 @@ int main() {
       rep.measure(kase, "sidecar - C", "progress p99", "ms", progress_gap);
       rep.ratio(kase, "frame p99: sidecar/(C+1ms)", "<=", 1, frame_limit);
       rep.ratio(kase, "progress p99: sidecar/(C+1ms)", "<=", 1, progress_limit);
+      auto pooled_limit = [](const std::vector<std::int64_t>& sc,
+                             const std::vector<std::int64_t>& c) {
+        return std::vector<double>{percentile_us(sc, 0.99) / (percentile_us(c, 0.99) + 1000)};
+      };
+      rep.ratio(kase, "pooled frame p99: sc/(C+1ms)", "", 0,
+                pooled_limit(sc_all.frame, c_all.frame));
+      rep.ratio(kase, "pooled progress p99: sc/(C+1ms)", "", 0,
+                pooled_limit(sc_all.progress, c_all.progress));
       rep.ratio(kase, "sidecar/C frame p50", "", 0, bench::ratios(sc_f50, c_f50));
       rep.ratio(kase, "sidecar/C progress p50", "", 0, bench::ratios(sc_p50, c_p50));
       rep.ratio(kase, "sidecar/C CPU per event", "", 0, bench::ratios(sc_cpu, c_cpu));
