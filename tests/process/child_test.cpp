@@ -390,10 +390,13 @@ TEST_CASE("completion tokens: callback and use_future work too", "[process]") {
 
 // Handlers bound to a strand of a context run by two threads run on that strand: also when
 // the child had exited before the wait began (the first check is posted), for async_stop and
-// async_wait_reaped (spawned operations) too.
+// async_wait_reaped (spawned operations) too. The children live on a strand of their own, as
+// README's rule for several threads asks (a child's own work, its stop ladder beside the wait
+// that reports its end, runs on the executor it was made with).
 TEST_CASE("child's operations run a strand-bound handler on its strand", "[process][tokens]") {
   asio::io_context ctx(2);
   auto strand = asio::make_strand(ctx);
+  auto home = asio::make_strand(ctx);
   std::atomic<int> on_strand{0}, called{0};
   auto check = [&] {
     on_strand += strand.running_in_this_thread() ? 1 : 0;
@@ -401,8 +404,8 @@ TEST_CASE("child's operations run a strand-bound handler on its strand", "[proce
   };
   auto quick = helper_opts(strings("sleep", "30"));
   quick.ladder = {std::chrono::milliseconds(100), std::chrono::milliseconds(100)};
-  auto exited = child::spawn(ctx.get_executor(), helper_opts(strings("exit", "3")));
-  auto sleeper = child::spawn(ctx.get_executor(), quick);
+  auto exited = child::spawn(home, helper_opts(strings("exit", "3")));
+  auto sleeper = child::spawn(home, quick);
   REQUIRE(exited);
   REQUIRE(sleeper);
   ::usleep(300000); // exited: the wait's first look finds it so
@@ -418,7 +421,7 @@ TEST_CASE("child's operations run a strand-bound handler on its strand", "[proce
     check();
   }));
   {
-    auto dropped = child::spawn(ctx.get_executor(), quick);
+    auto dropped = child::spawn(home, quick);
     REQUIRE(dropped);
   } // the reaper's
   async_wait_reaped(ctx.get_executor(), asio::bind_executor(strand, [&](std::error_code ec) {
