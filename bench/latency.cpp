@@ -442,8 +442,8 @@ int main() {
     bench::report rep("latency");
     // At N = 200 one round's p99 is its ~120th-worst sample of 12,000: a single time slice the
     // consumer loses to the 200 producers sets it, and the round's ratio swings from 0.05 to 11
-    // on this 2-core machine. Three times the rounds, so that the median is a figure (and the
-    // pooled percentiles below, which move less).
+    // on this 2-core machine. Three times the rounds, so that the median is a figure; the
+    // pooled percentiles below are a second view (the host's stalls move them too).
     const int many_rounds = 3 * bench::runs();
     std::printf("latency: producer write → consumer has it, %dx%d rgb24 frames + a stats line "
                 "each, children spread over the frame period, one thread; %d runs (N > 1: %d)\n",
@@ -516,8 +516,8 @@ int main() {
       rep.measure(kase, "C epoll", "run-queue wait", "ms", c_wait);
       rep.measure(kase, "sidecar", "host steal", "%", sc_steal);
       rep.measure(kase, "C epoll", "host steal", "%", c_steal);
-      // Over all rounds of a side at once: a stall that sets one round's p99 is one of many
-      // here, so these move less from run to run than a round's.
+      // Over all rounds of a side at once: both sides' samples from the same mix of machine
+      // states, where one round's p99 is one 1.4 s window set by a stall or two.
       for (double q : {0.5, 0.9, 0.99, 0.999}) {
         char name[48];
         std::snprintf(name, sizeof name, "frame p%g pooled", q * 100);
